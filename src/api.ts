@@ -1,0 +1,158 @@
+/**
+ * Typed REST client for the coffea-casa-lab server extension.
+ *
+ * All routes live under `{base_url}coffea-casa/` and go through Jupyter's
+ * authentication (ServerConnection adds the token and XSRF headers).
+ */
+import { URLExt } from '@jupyterlab/coreutils';
+import { ServerConnection } from '@jupyterlab/services';
+
+export type ClusterStatus = 'starting' | 'running' | 'failed' | 'closed';
+
+export type ClusterBackend = 'htcondor' | 'local';
+
+export interface IAdaptModel {
+  minimum: number;
+  maximum: number;
+}
+
+/**
+ * A Dask cluster as reported by `GET {base_url}coffea-casa/clusters`.
+ */
+export interface IClusterModel {
+  id: string;
+  name: string;
+  status: ClusterStatus;
+  error?: string | null;
+  backend: ClusterBackend;
+  scheduler_address: string;
+  /** Proxied dashboard URL, relative to the server's base_url. */
+  dashboard_url: string;
+  workers: number;
+  cores: number;
+  memory_bytes: number;
+  adapt?: IAdaptModel | null;
+  requested_workers: number;
+}
+
+export type ClusterModel = IClusterModel;
+
+/**
+ * Optional body of `PUT {base_url}coffea-casa/clusters`.
+ */
+export interface INewClusterOptions {
+  name?: string;
+  workers?: number;
+  adapt?: IAdaptModel;
+}
+
+/**
+ * An error from the REST API, with a message fit to show to a person.
+ */
+export class ApiError extends Error {
+  constructor(
+    message: string,
+    readonly status: number | null = null
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+}
+
+/** The URL prefix of every coffea-casa route, relative to base_url. */
+export const API_NAMESPACE = 'coffea-casa';
+
+/**
+ * List the clusters the server knows about.
+ */
+export async function listClusters(
+  settings?: ServerConnection.ISettings
+): Promise<IClusterModel[]> {
+  const data = await requestAPI<unknown>(['clusters'], {}, settings);
+  if (!Array.isArray(data)) {
+    throw new ApiError(
+      'The server sent an unexpected answer for the cluster list.'
+    );
+  }
+  return data as IClusterModel[];
+}
+
+/**
+ * Ask the server to start a new cluster.
+ */
+export async function startCluster(
+  options: INewClusterOptions = {},
+  settings?: ServerConnection.ISettings
+): Promise<IClusterModel> {
+  return requestAPI<IClusterModel>(
+    ['clusters'],
+    { method: 'PUT', body: JSON.stringify(options) },
+    settings
+  );
+}
+
+/**
+ * Call a coffea-casa route and return its parsed JSON body.
+ *
+ * Network failures and HTTP errors become `ApiError`s with readable messages.
+ */
+export async function requestAPI<T>(
+  path: string[],
+  init: RequestInit = {},
+  settings: ServerConnection.ISettings = ServerConnection.makeSettings()
+): Promise<T> {
+  const url = URLExt.join(settings.baseUrl, API_NAMESPACE, ...path);
+  let response: Response;
+  try {
+    response = await ServerConnection.makeRequest(url, init, settings);
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new ApiError(`Cannot reach the Jupyter server (${reason}).`);
+  }
+  const text = await response.text();
+  if (!response.ok) {
+    throw new ApiError(describeFailure(response, text, url), response.status);
+  }
+  if (!text) {
+    return undefined as T;
+  }
+  try {
+    return JSON.parse(text) as T;
+  } catch {
+    throw new ApiError(`The server sent a response that is not JSON (${url}).`);
+  }
+}
+
+/**
+ * Turn a failed response into one readable sentence.
+ */
+function describeFailure(
+  response: Response,
+  body: string,
+  url: string
+): string {
+  const status = `${response.status} ${response.statusText}`.trim();
+  const detail = serverMessage(body);
+  if (response.status === 404 && (!detail || detail === 'Not Found')) {
+    return (
+      `The coffea-casa server extension did not answer (${status} for ${url}). ` +
+      'Is coffea_casa_lab enabled on this Jupyter server?'
+    );
+  }
+  if (response.status === 401 || response.status === 403) {
+    return `Not allowed (${status}). Your Jupyter session may have expired: reload the page.`;
+  }
+  return detail ? `${detail} (${status})` : `Request failed: ${status}`;
+}
+
+/**
+ * Jupyter server errors are JSON like `{"message": ..., "reason": ...}`.
+ */
+function serverMessage(body: string): string {
+  try {
+    const data = JSON.parse(body);
+    return String(data.message || data.reason || data.error || '').trim();
+  } catch {
+    return '';
+  }
+}

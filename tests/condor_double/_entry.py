@@ -1,0 +1,19 @@
+"""Entry point of the bin/ wrappers and of the shepherd (run as `python -I _entry.py TOOL ...`).
+
+-I keeps the caller's PYTHONPATH/PYTHONSTARTUP out of the tools, so we put the
+directory holding this package (tests/) on sys.path ourselves.
+"""
+
+import importlib
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+TOOLS = {"submit": "condor_double.submit", "q": "condor_double.q",
+         "rm": "condor_double.rm", "shepherd": "condor_double.shepherd"}
+
+if __name__ == "__main__":
+    tool = sys.argv[1]
+    sys.argv[0] = "condor_" + tool
+    sys.exit(importlib.import_module(TOOLS[tool]).main(sys.argv[2:]))

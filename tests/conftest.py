@@ -1,0 +1,71 @@
+"""Shared test set-up.
+
+Every test talks only to loopback: the scheduler's contact address is 127.0.0.2
+(never the machine's own address), and TLS material is generated per test run,
+away from the user's ~/.config.
+"""
+
+import os
+import tempfile
+
+_RUN_DIR = tempfile.mkdtemp(prefix="coffea-casa-tests-")
+# Set before dask is imported, so subprocesses (jupyter servers, scripts) inherit them.
+os.environ.update(
+    {
+        "DASK_COFFEA_CASA__EXTERNAL_ADDRESS": "127.0.0.2",
+        "DASK_COFFEA_CASA__TLS_DIR": os.path.join(_RUN_DIR, "tls"),
+        "DASK_COFFEA_CASA__SECRETS_DIR": os.path.join(_RUN_DIR, "no-facility-secrets"),
+        "DASK_JOBQUEUE__COFFEA_CASA__LOG_DIRECTORY": os.path.join(_RUN_DIR, "logs"),
+        "DASK_DISTRIBUTED__SCHEDULER__WORK_STEALING": "True",
+    }
+)
+
+import psutil  # noqa: E402
+import pytest  # noqa: E402
+
+from condor_double.fixtures import condor_double  # noqa: E402,F401
+
+
+def _is_live_worker(p):
+    try:
+        # multiprocessing's resource tracker lives as long as the interpreter: not a worker
+        return p.status() != psutil.STATUS_ZOMBIE and "resource_tracker" not in " ".join(p.cmdline())
+    except psutil.NoSuchProcess:
+        return False
+
+
+def child_processes():
+    """Live descendants of this test process (zombies and helpers excluded)."""
+    return [p for p in psutil.Process().children(recursive=True) if _is_live_worker(p)]
+
+
+def wait_until(predicate, timeout=30.0, interval=0.1):
+    """Poll `predicate` until it is truthy; bounded, never a timing assertion."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    return predicate()
+
+
+@pytest.fixture
+def local_backend(monkeypatch):
+    """Force the embedded default, whatever is on PATH."""
+    import dask
+
+    with dask.config.set({"coffea-casa.backend": "local"}):
+        yield
+
+
+@pytest.fixture
+def no_leaks():
+    """Fails the test if it leaves any worker process behind."""
+    before = {p.pid for p in child_processes()}
+    yield
+    new = lambda: [p for p in child_processes() if p.pid not in before]  # noqa: E731
+    wait_until(lambda: not new(), timeout=20)
+    assert not new(), [p.cmdline() for p in new()]

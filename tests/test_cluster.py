@@ -1,0 +1,208 @@
+"""CoffeaCasaCluster on the embedded local backend: the docs' snippets, defaults, ports, leaks."""
+
+import logging
+import subprocess
+import sys
+import textwrap
+
+import dask
+import pytest
+from distributed import Client
+
+from coffea_casa import CoffeaCasaCluster, PortInUseError
+from conftest import child_processes, wait_until
+
+pytestmark = pytest.mark.usefixtures("local_backend")
+
+
+def test_docs_snippet_runs_verbatim_on_tls_workers(no_leaks):
+    cluster = CoffeaCasaCluster()
+    cluster.scale(2)
+    client = Client(cluster)
+    assert client.submit(sum, [1, 2]).result() == 3
+    client.wait_for_workers(2)
+    workers = client.scheduler_info()["workers"]
+    assert len(workers) == 2
+    assert all(addr.startswith("tls://127.0.0.2:") for addr in workers)
+    assert cluster.scheduler_address.startswith("tls://127.0.0.2:")
+    cluster.adapt(minimum=1, maximum=3)
+    client.close()
+    cluster.close()
+
+
+def test_backend_is_visible_as_attribute_and_log_line(caplog):
+    with caplog.at_level(logging.INFO, logger="coffea_casa"):
+        cluster = CoffeaCasaCluster()
+    try:
+        assert cluster.backend == "local"
+        lines = [r.getMessage() for r in caplog.records if r.name == "coffea_casa"]
+        assert len(lines) == 1 and "local backend" in lines[0], lines
+    finally:
+        cluster.close()
+
+
+def test_settings_match_the_documented_defaults():
+    cluster = CoffeaCasaCluster()
+    try:
+        s = cluster.settings
+        assert s["protocol"] == "tls://"
+        assert s["security"].require_encryption
+        opts = s["scheduler_options"]
+        assert opts["protocol"] == "tls"
+        assert opts["external_address"] == cluster.scheduler_address == f"tls://127.0.0.2:{opts['port']}"
+        assert opts["dashboard_address"].endswith(":" + cluster.dashboard_link.split(":")[2].split("/")[0])
+        extra = s["job_extra"]
+        assert extra["universe"] == "docker"
+        assert extra["docker_image"].startswith("coffeateam/coffea-casa-analysis")
+        assert extra["container_service_names"] == "dask"
+        assert extra["when_to_transfer_output"] == "ON_EXIT"
+        assert extra["should_transfer_files"] == "YES"
+        assert extra["Stream_Output"] == extra["Stream_Error"] == "False"
+        assert extra["+DaskSchedulerAddress"] == f'"{cluster.scheduler_address}"'
+        files = [f.strip() for f in extra["transfer_input_files"].split(",")]
+        assert [f.rsplit("/", 1)[1] for f in files] == ["ca.pem", "hostcert.pem"]
+        assert extra["encrypt_input_files"] == extra["transfer_input_files"]
+    finally:
+        cluster.close()
+
+
+def test_user_keyword_arguments_override_defaults():
+    cluster = CoffeaCasaCluster(
+        cores=1, memory="2 GiB", job_extra={"docker_image": "coffeateam/coffea-casa-analysis:latest2"}
+    )
+    try:
+        script = cluster.job_script()
+        assert "--nthreads 1" in script and "--memory-limit 2.00GiB" in script
+        assert "docker_image = coffeateam/coffea-casa-analysis:latest2" in script
+        assert "universe = docker" in script  # the other defaults stay
+        cluster.scale(1)
+        client = Client(cluster)
+        client.wait_for_workers(1)
+        (worker,) = client.scheduler_info()["workers"].values()
+        assert worker["nthreads"] == 1 and worker["memory_limit"] == 2 * 2**30
+        client.close()
+    finally:
+        cluster.close()
+
+
+def test_worker_image_argument_sets_docker_image():
+    cluster = CoffeaCasaCluster(worker_image="example/image:1")
+    try:
+        assert cluster.settings["job_extra"]["docker_image"] == "example/image:1"
+    finally:
+        cluster.close()
+
+
+def test_external_address_comes_from_the_environment(monkeypatch):
+    monkeypatch.setenv("POD_IP", "127.0.0.3")
+    with dask.config.set({"coffea-casa.external-address": None, "coffea-casa.listen-address": "127.0.0.3"}):
+        cluster = CoffeaCasaCluster(backend="htcondor")
+    try:
+        assert cluster.backend == "htcondor"
+        assert cluster.scheduler_address.startswith("tls://127.0.0.3:")
+        assert f'+DaskSchedulerAddress = "{cluster.scheduler_address}"' in cluster.job_script()
+    finally:
+        cluster.close()
+
+
+def test_several_clusters_at_once_take_free_ports():
+    first = CoffeaCasaCluster()
+    second = CoffeaCasaCluster()
+    try:
+        ports = {c.scheduler_address.rsplit(":", 1)[1] for c in (first, second)}
+        assert len(ports) == 2
+        assert first.scheduler_address.endswith(":8786")  # the documented port, if free
+        assert first.dashboard_link != second.dashboard_link
+        assert second.settings["scheduler_options"]["external_address"] == second.scheduler_address
+    finally:
+        second.close()
+        first.close()
+
+
+def test_strict_ports_site_gets_a_clear_error():
+    first = CoffeaCasaCluster()
+    try:
+        with dask.config.set({"coffea-casa.strict-ports": True}):
+            with pytest.raises(PortInUseError, match="8786 is already in use"):
+                CoffeaCasaCluster()
+    finally:
+        first.close()
+
+
+def test_plain_tcp_and_foreign_ca_clients_are_refused():
+    from distributed.security import Security
+
+    cluster = CoffeaCasaCluster()
+    try:
+        address = cluster.scheduler_address
+        with pytest.raises(Exception):
+            Client(address.replace("tls://", "tcp://"), timeout="2s")
+        with pytest.raises(Exception):
+            Client(address, security=Security.temporary(), timeout="2s")
+        with Client(address, security=CoffeaCasaCluster.security(), timeout="10s") as ok:
+            assert ok.scheduler_info()["address"] == address
+    finally:
+        cluster.close()
+
+
+def test_closing_leaves_no_worker_process():
+    before = {p.pid for p in child_processes()}
+    cluster = CoffeaCasaCluster()
+    cluster.scale(2)
+    cluster.wait_for_workers(2)
+    workers = [p for p in child_processes() if p.pid not in before]
+    assert len(workers) >= 2
+    cluster.close()
+    assert wait_until(lambda: not any(p.is_running() and p.status() != "zombie" for p in workers))
+
+
+SCRIPT = textwrap.dedent(
+    """
+    import gc, os, sys
+    import dask
+    from coffea_casa import CoffeaCasaCluster
+
+    def main(mode):
+        with dask.config.set({"coffea-casa.backend": "local"}):
+            cluster = CoffeaCasaCluster(cores=1, memory="1 GiB")
+        cluster.scale(2)
+        cluster.wait_for_workers(2)
+        import psutil
+        kids = psutil.Process().children(recursive=True)
+        workers = [p for p in kids if "resource_tracker" not in " ".join(p.cmdline())]
+        print(" ".join(str(p.pid) for p in workers), flush=True)
+        if mode == "gc":
+            cluster.adapt(minimum=2, maximum=3)
+            del cluster
+            gc.collect()
+            import time; time.sleep(1)
+            print("after-gc", flush=True)
+            sys.stdin.readline()  # stay alive: the workers must be gone while we live
+        # mode "exit": fall off the end without close()
+
+    if __name__ == "__main__":
+        main(sys.argv[1])
+    """
+)
+
+
+@pytest.mark.parametrize("mode", ["exit", "gc"])
+def test_no_worker_survives_garbage_collection_or_interpreter_exit(tmp_path, mode):
+    import psutil
+
+    script = tmp_path / "leaky.py"
+    script.write_text(SCRIPT)
+    proc = subprocess.Popen(
+        [sys.executable, str(script), mode], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    pids = [int(p) for p in proc.stdout.readline().split()]
+    assert len(pids) >= 2
+    if mode == "gc":
+        assert proc.stdout.readline().strip() == "after-gc"
+        alive = lambda: [p for p in pids if psutil.pid_exists(p) and psutil.Process(p).status() != "zombie"]  # noqa: E731
+        wait_until(lambda: not alive(), timeout=20)
+        assert not alive(), "workers outlived their garbage-collected cluster"
+        proc.stdin.close()
+    proc.wait(timeout=60)
+    alive = [p for p in pids if psutil.pid_exists(p) and psutil.Process(p).status() != "zombie"]
+    assert not alive

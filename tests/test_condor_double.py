@@ -1,0 +1,414 @@
+"""Tests of the HTCondor test double itself (tests/condor_double/)."""
+
+import getpass
+import json
+import re
+import shutil
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import classad2
+import htcondor2
+
+# the fixture; harmless if tests/conftest.py imports it too
+from condor_double.fixtures import condor_double  # noqa: F401
+
+RUNNING, REMOVED, COMPLETED, HELD = 2, 3, 4, 5
+
+# prints each argument it gets on its own line, in brackets
+ARGV_SCRIPT = """#!/bin/sh
+for a in "$@"; do printf '[%s]\\n' "$a"; done
+"""
+
+
+def run(*cmd, cwd=None, check=True):
+    """Run a tool the way the product does: found on PATH, output captured."""
+    proc = subprocess.run(list(cmd), cwd=cwd, capture_output=True, text=True, timeout=120)
+    if check:
+        assert proc.returncode == 0, f"{cmd} failed ({proc.returncode}): {proc.stdout}{proc.stderr}"
+    return proc
+
+
+def submit(tmp_path, text, *options, name="job.sub"):
+    """condor_submit a description written in tmp_path; returns the cluster id."""
+    (tmp_path / name).write_text(text)
+    out = run("condor_submit", *options, name, cwd=tmp_path).stdout
+    return int(re.search(r"submitted to cluster (\d+)\.", out).group(1))
+
+
+def argv_script(tmp_path):
+    path = tmp_path / "show_argv.sh"
+    path.write_text(ARGV_SCRIPT)
+    path.chmod(0o755)
+    return path
+
+
+def finished(double, job_id):
+    return double.wait_for(job_id, lambda ad: ad["JobStatus"] in (COMPLETED, REMOVED, HELD))
+
+
+def test_tools_are_found_on_path(condor_double):
+    for tool in ("condor_submit", "condor_q", "condor_rm"):
+        assert Path(shutil.which(tool)).parent == condor_double.bin_dir
+
+
+def test_queue_n_expands_cluster_and_proc_ids(condor_double, tmp_path):
+    text = """
+executable = /bin/sh
+arguments = "-c 'echo $(ClusterId).$(ProcId)'"
+MY.JobId = "$(ClusterId).$(ProcId)"
++Name = "w--$F(MY.JobId)--"
+output = out.$(Cluster).$(Process)
+queue 3
+"""
+    (tmp_path / "job.sub").write_text(text)
+    result = run("condor_submit", "job.sub", cwd=tmp_path)
+    assert result.stdout == "Submitting job(s)...\n3 job(s) submitted to cluster 1.\n"
+    ads = [finished(condor_double, f"1.{p}") for p in range(3)]
+    for proc, ad in enumerate(ads):
+        assert (ad["ClusterId"], ad["ProcId"], ad["JobStatus"]) == (1, proc, COMPLETED)
+        assert ad["JobId"] == f"1.{proc}"
+        assert ad["Name"] == f"w--1.{proc}--"  # $F() strips the quotes
+        assert (tmp_path / f"out.1.{proc}").read_text() == f"1.{proc}\n"
+    # cluster ids keep growing in this state dir
+    assert submit(tmp_path, "executable = /bin/true\nqueue\n") == 2
+
+
+def test_custom_attributes_keep_their_classad_types(condor_double, tmp_path):
+    cluster = submit(tmp_path, """
+executable = /bin/sh
+arguments = "-c 'sleep 300'"
++Text = "tls://127.0.0.2:8786"
+MY.Number = 4
++Flag = true
++Doubled = MY.Number * 2
+RequestCpus = MY.Number
+RequestMemory = floor(MY.Bytes / 1048576)
+MY.Bytes = 6442450944
+request_disk = 1GB
+universe = docker
+docker_image = coffeateam/coffea-casa-analysis:0.2.23
+batch_name = dask-worker
+queue
+""")
+    ad = condor_double.wait_for_status(f"{cluster}.0", RUNNING)
+    assert ad["Text"] == "tls://127.0.0.2:8786" and ad["Number"] == 4 and ad["Flag"] is True
+    assert isinstance(ad["Doubled"], classad2.ExprTree) and str(ad["RequestCpus"]) == "MY.Number"
+    assert ad["RequestDisk"] == 1024 * 1024  # KiB, as condor_submit converts units
+    assert ad["JobUniverse"] == 5 and ad["WantDocker"] is True
+    assert ad["DockerImage"] == "coffeateam/coffea-casa-analysis:0.2.23"
+    assert ad["JobBatchName"] == "dask-worker"
+    assert ad["RemoteHost"].startswith("slot1") and isinstance(ad["JobStartDate"], int)
+    # expressions are evaluated by condor_q like a schedd does
+    out = run("condor_q", "-af", "Doubled", "RequestCpus", "RequestMemory", "Text").stdout
+    assert out == "8 4 6144 tls://127.0.0.2:8786\n"
+    run("condor_rm", str(cluster))
+
+
+def test_arguments_new_and_old_syntax(condor_double, tmp_path):
+    from dask_jobqueue.htcondor import quote_arguments
+
+    script = argv_script(tmp_path)
+    tricky = ["plain", "two words", "it's", '"dq"', "a'b c", "$HOME"]
+    # dask-jobqueue's quoting (as the product submits), plus '' for an empty argument
+    cluster = submit(tmp_path, f"""
+executable = {script}
+arguments = "{quote_arguments(tricky)} ''"
+output = new.out
+queue
+""")
+    ad = finished(condor_double, f"{cluster}.0")
+    assert (tmp_path / "new.out").read_text() == "".join(f"[{a}]\n" for a in tricky + [""])
+    assert "Arguments" in ad and "Args" not in ad
+
+    cluster = submit(tmp_path, f"""
+executable = {script}
+arguments = one  two\\"three 'four'
+output = old.out
+queue
+""")
+    ad = finished(condor_double, f"{cluster}.0")
+    # V1: split on whitespace only, \\" is a quote, single quotes are literal
+    assert (tmp_path / "old.out").read_text() == "[one]\n[two\"three]\n['four']\n"
+    assert ad["Args"] == "one  two\"three 'four'" and "Arguments" not in ad
+
+
+def test_bad_arguments_are_refused_like_condor_submit(condor_double, tmp_path):
+    (tmp_path / "bad.sub").write_text('executable = /bin/true\narguments = "a \'b"\nqueue\n')
+    result = run("condor_submit", "bad.sub", cwd=tmp_path, check=False)
+    assert result.returncode == 1 and "ERROR" in result.stderr
+    assert condor_double.jobs() == []
+
+
+def test_environment_home_and_cwd(condor_double, tmp_path, monkeypatch):
+    monkeypatch.setenv("SUBMITTER_ONLY", "leak")
+    dump = 'env > env.txt; pwd > pwd.txt'
+    cluster = submit(tmp_path, f"""
+executable = /bin/sh
+arguments = "-c '{dump}'"
+environment = "A=1 B='x y' C=""quoted"" D='it''s'"
+queue
+""")
+    finished(condor_double, f"{cluster}.0")
+    sandbox = condor_double.sandbox(f"{cluster}.0")
+    env = dict(line.split("=", 1) for line in (tmp_path / "env.txt").read_text().splitlines())
+    assert (env["A"], env["B"], env["C"], env["D"]) == ("1", "x y", '"quoted"', "it's")
+    assert "SUBMITTER_ONLY" not in env and "CONDOR_DOUBLE_STATE" not in env
+    assert env["HOME"] == env["_CONDOR_SCRATCH_DIR"] == env["PWD"] == str(sandbox)
+    assert (tmp_path / "pwd.txt").read_text().strip() == str(sandbox)
+    assert env["PATH"] == "/usr/local/bin:/usr/bin:/bin"
+    job_ad = classad2.parseOne(Path(env["_CONDOR_JOB_AD"]).read_text())
+    assert job_ad["ClusterId"] == cluster
+
+    # getenv = true brings the submitter's environment; V1 syntax; the submit file wins
+    cluster = submit(tmp_path, f"""
+executable = /bin/sh
+arguments = "-c 'env > env2.txt'"
+getenv = true
+environment = SUBMITTER_ONLY=mine;E=5
+queue
+""")
+    finished(condor_double, f"{cluster}.0")
+    env = dict(line.split("=", 1) for line in (tmp_path / "env2.txt").read_text().splitlines())
+    assert env["SUBMITTER_ONLY"] == "mine" and env["E"] == "5"
+    assert env["CONDOR_DOUBLE_STATE"] == str(condor_double.state_dir)
+
+
+def test_file_transfer_by_basename(condor_double, tmp_path):
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "in.txt").write_text("relative")
+    (tmp_path / "dir").mkdir()
+    (tmp_path / "dir" / "inner.txt").write_text("inner")
+    (tmp_path / "contents").mkdir()
+    (tmp_path / "contents" / "loose.txt").write_text("loose")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "abs.txt").write_text("absolute")
+    work = tmp_path / "work"
+    work.mkdir()
+    cluster = submit(tmp_path, f"""
+initialdir = {tmp_path}
+executable = /bin/sh
+arguments = "-c 'cat in.txt abs.txt dir/inner.txt loose.txt; echo new > made.txt'"
+transfer_input_files = data/in.txt, {elsewhere / 'abs.txt'}, dir, contents/
+should_transfer_files = YES
+output = cat.out
+queue
+""")
+    finished(condor_double, f"{cluster}.0")
+    assert (tmp_path / "cat.out").read_text() == "relativeabsoluteinnerloose"
+    sandbox = condor_double.sandbox(f"{cluster}.0")
+    assert (sandbox / "in.txt").read_text() == "relative"
+    assert (sandbox / "dir" / "inner.txt").exists() and (sandbox / "loose.txt").exists()
+    # new files come back to the submit dir on exit, inputs are not copied back
+    assert (tmp_path / "made.txt").read_text() == "new\n"
+    assert not (tmp_path / "in.txt").exists()
+
+    (tmp_path / "missing.sub").write_text(
+        "executable = /bin/true\ntransfer_input_files = nope.txt\nqueue\n")
+    result = run("condor_submit", "missing.sub", cwd=tmp_path, check=False)
+    assert result.returncode == 1 and "nope.txt" in result.stderr
+
+
+def test_executable_runs_as_condor_exec_exe(condor_double, tmp_path):
+    cluster = submit(tmp_path, 'executable = /bin/sh\narguments = "-c \'echo $0\'"\n'
+                               "output = argv0.out\nqueue\n")
+    finished(condor_double, f"{cluster}.0")
+    assert (tmp_path / "argv0.out").read_text() == "condor_exec.exe\n"
+
+
+def test_condor_q_json_af_and_constraints(condor_double, tmp_path):
+    jobs = """
+executable = /bin/sh
+arguments = "-c 'sleep 300'"
+MY.JobId = "$(ClusterId).$(ProcId)"
++DaskSchedulerAddress = "{address}"
+RequestCpus = {cpus}
+queue
+"""
+    one = submit(tmp_path, jobs.format(address="tls://127.0.0.2:8786", cpus=1))
+    two = submit(tmp_path, jobs.format(address="tls://127.0.0.3:8786", cpus=4))
+    for cluster in (one, two):
+        condor_double.wait_for_status(f"{cluster}.0", RUNNING)
+
+    out = run("condor_q", "-json", "-constraint", 'DaskSchedulerAddress == "tls://127.0.0.2:8786"').stdout
+    assert out.startswith("[\n{\n") and out.endswith("}\n]\n")
+    [ad] = json.loads(out)
+    assert (ad["ClusterId"], ad["JobStatus"], ad["Owner"]) == (one, RUNNING, getpass.getuser())
+    assert ad["DaskSchedulerAddress"] == "tls://127.0.0.2:8786" and ad["JobId"] == f"{one}.0"
+
+    both = json.loads(run("condor_q", "-json").stdout)
+    assert [a["ClusterId"] for a in both] == [one, two]
+    # nothing matches: condor_q -json prints nothing at all
+    assert run("condor_q", "-json", "-constraint", 'DaskSchedulerAddress == "nope"').stdout == ""
+    # ClassAd functions and evaluated expressions in constraints
+    regexp = run("condor_q", "-af", "ClusterId", "-constraint",
+                 'regexp("127\\\\.0\\\\.0\\\\.3", DaskSchedulerAddress) && RequestCpus > 2').stdout
+    assert regexp == f"{two}\n"
+    # -af takes every following word as an expression, so ids go before it (as in HTCondor)
+    assert run("condor_q", str(two), "-af", "ClusterId").stdout == f"{two}\n"
+    assert run("condor_q", f"{one}.0", "-af", "ClusterId").stdout == f"{one}\n"
+    assert run("condor_q", "-af", "ClusterId", str(two)).stdout == f"{one} 2\n{two} 2\n"
+
+    lines = run("condor_q", "-af:h", "Owner", "JobStartDate", "JobId", "DaskSchedulerAddress").stdout.splitlines()
+    assert lines[0].split() == ["Owner", "JobStartDate", "JobId", "DaskSchedulerAddress"]
+    rows = [line.split() for line in lines[1:]]
+    assert [r[2] for r in rows] == [f"{one}.0", f"{two}.0"] and all(r[1].isdigit() for r in rows)
+
+    table = run("condor_q").stdout
+    assert f"{one}.0" in table and "2 jobs;" in table
+
+    result = run("condor_rm", "-all")
+    assert result.stdout == "All jobs have been marked for removal\n"
+    assert condor_double.jobs() == [] and condor_double.running_pids() == []
+    assert run("condor_q", "-json").stdout == ""
+
+
+def test_condor_rm_kills_the_whole_process_group(condor_double, tmp_path):
+    cluster = submit(tmp_path, """
+executable = /bin/sh
+arguments = "-c 'sleep 300 & sleep 301; echo never'"
+log = job.log
+queue
+""")
+    job_id = f"{cluster}.0"
+    condor_double.wait_for_status(job_id, RUNNING)
+    # the shell and both sleeps: wait until the shell has started its children
+    condor_double.wait_for(job_id, lambda ad: len(condor_double.running_pids()) >= 3)
+    pids = condor_double.running_pids()
+
+    result = run("condor_rm", job_id)
+    assert result.stdout == f"Job {job_id} marked for removal\n"
+    assert condor_double.running_pids() == []
+    assert not any(Path(f"/proc/{pid}").exists() and "Z" not in
+                   Path(f"/proc/{pid}/stat").read_text().split(")")[1][:3] for pid in pids)
+    ad = condor_double.job(job_id)
+    assert ad["JobStatus"] == REMOVED and ad["RemoveReason"].startswith("via condor_rm")
+    assert condor_double.jobs() == [] and run("condor_q", "-af", "ClusterId").stdout == ""
+    events = [e.type for e in htcondor2.JobEventLog(str(tmp_path / "job.log")).events(0)]
+    assert events[-1] == htcondor2.JobEventType.JOB_ABORTED
+
+    again = run("condor_rm", job_id, check=False)
+    assert again.returncode == 1 and f"Job {job_id} not found" in again.stderr
+
+
+def test_condor_rm_escalates_to_sigkill(condor_double, tmp_path):
+    script = tmp_path / "stubborn.sh"
+    script.write_text("#!/bin/sh\ntrap 'echo got TERM' TERM\necho started\n"
+                      "while true; do sleep 1; done\n")
+    script.chmod(0o755)
+    cluster = submit(tmp_path, f"""
+executable = {script}
+output = stubborn.out
+stream_output = true
+job_max_vacate_time = 1
+queue
+""")
+    job_id = f"{cluster}.0"
+    condor_double.wait_for(job_id, lambda ad: (tmp_path / "stubborn.out").read_text() == "started\n")
+    result = run("condor_rm", job_id)
+    assert "marked for removal" in result.stdout
+    assert condor_double.running_pids() == []
+    assert "got TERM" in (tmp_path / "stubborn.out").read_text()  # soft kill first
+    assert condor_double.job(job_id)["JobStatus"] == REMOVED
+
+
+def test_completed_job_leaves_the_queue(condor_double, tmp_path):
+    cluster = submit(tmp_path, """
+executable = /bin/sh
+arguments = "-c 'echo out; echo err >&2; exit 7'"
+output = c.out
+error = c.err
+log = c.log
+queue
+""")
+    ad = finished(condor_double, f"{cluster}.0")
+    assert (ad["JobStatus"], ad["ExitCode"], ad["ExitBySignal"]) == (COMPLETED, 7, False)
+    assert (tmp_path / "c.out").read_text() == "out\n" and (tmp_path / "c.err").read_text() == "err\n"
+    assert condor_double.jobs() == [] and condor_double.jobs(include_history=True)[0]["ExitCode"] == 7
+    assert run("condor_q", "-json").stdout == ""
+    events = list(htcondor2.JobEventLog(str(tmp_path / "c.log")).events(0))
+    assert [e.type for e in events] == [htcondor2.JobEventType.SUBMIT,
+                                        htcondor2.JobEventType.EXECUTE,
+                                        htcondor2.JobEventType.JOB_TERMINATED]
+    assert events[-1]["ReturnValue"] == 7
+
+
+def test_held_job_on_missing_executable(condor_double, tmp_path):
+    # transferred executables are checked by condor_submit itself
+    (tmp_path / "a.sub").write_text("executable = /no/such/program\nqueue\n")
+    refused = run("condor_submit", "a.sub", cwd=tmp_path, check=False)
+    assert refused.returncode == 1 and "/no/such/program" in refused.stderr
+    # not transferred: the execute side fails to start it and the job is held
+    cluster = submit(tmp_path, "executable = /no/such/program\ntransfer_executable = false\nqueue\n")
+    ad = condor_double.wait_for_status(f"{cluster}.0", HELD)
+    assert ad["HoldReasonCode"] == 6 and "/no/such/program" in ad["HoldReason"]
+    assert run("condor_q", "-hold", "-af", "ClusterId").stdout == f"{cluster}\n"
+    assert run("condor_rm", str(cluster)).stdout == f"All jobs in cluster {cluster} have been marked for removal\n"
+    assert condor_double.jobs() == []
+
+
+def test_spool_snapshots_inputs_and_keeps_output(condor_double, tmp_path):
+    (tmp_path / "data.txt").write_text("at submit")
+    cluster = submit(tmp_path, """
+executable = /bin/sh
+arguments = "-c 'sleep 1; cat data.txt'"
+transfer_input_files = data.txt
+output = spooled.out
+queue
+""", "-spool")
+    (tmp_path / "data.txt").write_text("changed later")
+    ad = finished(condor_double, f"{cluster}.0")
+    assert ad["JobStatus"] == COMPLETED
+    assert (Path(ad["DoubleSpool"]) / "spooled.out").read_text() == "at submit"
+    assert not (tmp_path / "spooled.out").exists()  # condor_transfer_data would fetch it
+    # spooled jobs stay in the queue once completed, until removed
+    assert run("condor_q", "-af", "JobStatus").stdout == "4\n"
+    run("condor_rm", f"{cluster}.0")
+    assert condor_double.jobs() == []
+
+
+def test_concurrent_submits_get_distinct_clusters(condor_double, tmp_path):
+    (tmp_path / "job.sub").write_text("executable = /bin/true\nqueue 2\n")
+    outputs = []
+
+    def one():
+        outputs.append(run("condor_submit", "job.sub", cwd=tmp_path).stdout)
+
+    threads = [threading.Thread(target=one) for _ in range(5)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    clusters = sorted(int(re.search(r"cluster (\d+)", o).group(1)) for o in outputs)
+    assert clusters == [1, 2, 3, 4, 5]
+    for c in clusters:
+        for p in (0, 1):
+            assert finished(condor_double, f"{c}.{p}")["JobStatus"] == COMPLETED
+
+
+def test_dask_jobqueue_htcondor_cluster(condor_double, tmp_path, monkeypatch):
+    from dask.distributed import Client
+    from dask_jobqueue import HTCondorCluster
+
+    monkeypatch.chdir(tmp_path)
+    with HTCondorCluster(cores=1, memory="1GiB", disk="1GiB",
+                         scheduler_options={"host": "127.0.0.1", "dashboard_address": "127.0.0.1:0"},
+                         # several workers share this host: loopback only, no fixed ports
+                         worker_extra_args=["--host", "127.0.0.1", "--no-dashboard"],
+                         log_directory=str(tmp_path / "logs"), python=sys.executable) as cluster:
+        cluster.scale(1)
+        with Client(cluster) as client:
+            client.wait_for_workers(1, timeout=120)
+            assert client.submit(lambda x: x + 1, 41).result(timeout=60) == 42
+            [ad] = condor_double.jobs()
+            job_id = f"{ad['ClusterId']}.{ad['ProcId']}"
+            assert ad["JobStatus"] == RUNNING and ad["JobBatchName"] in cluster.workers
+            assert ad["DaskWorkerName"] == f"htcondor--{job_id}--"
+            assert condor_double.running_pids()
+    # close() ran condor_rm on the job
+    ad = condor_double.wait_for_status(job_id, REMOVED)
+    assert condor_double.jobs() == [] and condor_double.running_pids() == []
+    assert (tmp_path / "logs" / f"worker-{job_id}.err").exists()  # streamed worker log

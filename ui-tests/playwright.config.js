@@ -1,0 +1,44 @@
+/**
+ * Playwright configuration for the coffea-casa-lab galata tests.
+ *
+ * The Jupyter server runs with a JupyterHub-style base_url (BASE_PATH), like
+ * a single-user server on coffea-casa. Galata builds page URLs as
+ * `${baseURL}${appPath}/...`, so baseURL stays the server origin and appPath
+ * carries the prefix.
+ *
+ * Chromium is Debian's (/usr/bin/chromium or $CHROMIUM_PATH); never run
+ * `npx playwright install`.
+ */
+const base = require('@jupyterlab/galata/lib/playwright-config');
+
+const BASE_PATH = '/user/alice/'; // keep in sync with jupyter_server_test_config.py
+const ORIGIN = 'http://localhost:8888';
+
+module.exports = {
+  ...base,
+  reporter: [[process.env.CI ? 'line' : 'list'], ['html', { open: 'never' }]],
+  use: {
+    ...base.use,
+    baseURL: ORIGIN,
+    appPath: `${BASE_PATH}lab`,
+    video: 'off', // galata's default wants Playwright's own ffmpeg download
+    launchOptions: {
+      executablePath: process.env.CHROMIUM_PATH || '/usr/bin/chromium',
+      args: [
+        '--no-sandbox',
+        '--headless',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--no-first-run'
+      ]
+    }
+  },
+  webServer: {
+    command: 'jlpm start',
+    url: `${ORIGIN}${BASE_PATH}lab`,
+    timeout: 120000,
+    reuseExistingServer: !process.env.CI
+  }
+};
