@@ -56,11 +56,13 @@ def external_host(backend: str) -> str:
     return os.environ.get("POD_IP") or os.environ.get("HOST_IP") or socket.getfqdn()
 
 
-def listen_host(backend: str, external: str) -> str:
-    configured = config.get("listen-address")
-    if configured:
-        return str(configured)
-    return external if backend == "local" else "0.0.0.0"
+def listen_host(external: str) -> str:
+    """Where the scheduler binds: the external host itself unless configured.
+
+    Binding to 0.0.0.0 would make distributed advertise the machine's primary IP
+    instead of the external address, so that is opt-in (coffea-casa.listen-address).
+    """
+    return str(config.get("listen-address") or external)
 
 
 def _url_host(host: str) -> str:
@@ -148,6 +150,7 @@ class CoffeaCasaJob(HTCondorJob):
         scheduler=None,
         name=None,
         *,
+        contact_address=None,
         security=None,
         nanny_port=None,
         worker_host=None,
@@ -167,6 +170,8 @@ class CoffeaCasaJob(HTCondorJob):
         # The docs' config spells job-extra/env-extra/extra; we accept them quietly.
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", FutureWarning)
+            # Workers dial the external address, even if the scheduler binds elsewhere.
+            scheduler = contact_address or scheduler
             super().__init__(scheduler, name, worker_extra_args=worker_extra_args, **kwargs)
         self.security = security
         self.worker_host = worker_host  # where local workers listen
@@ -248,7 +253,7 @@ class CoffeaCasaCluster(HTCondorCluster):
         security = _require_tls(security or tls.make_security(secrets))
 
         host = external_host(self.backend)
-        listen = listen_host(self.backend, host)
+        listen = listen_host(host)
         scheduler_port = pick_port(scheduler_port, listen, "scheduler")
         dashboard_port = pick_port(dashboard_port, listen, "dashboard")
         self.external_address = f"tls://{_url_host(host)}:{scheduler_port}"
@@ -302,6 +307,7 @@ class CoffeaCasaCluster(HTCondorCluster):
                 log_directory=log_directory,
                 nanny_port=nanny_port if self.backend == "htcondor" else None,
                 worker_host=listen,
+                contact_address=options["contact_address"],
                 reaper=self._reaper,
                 worker_silence_logs=silence_logs,
                 **job_kwargs,

@@ -16,7 +16,8 @@ os.environ.update(
         "DASK_COFFEA_CASA__TLS_DIR": os.path.join(_RUN_DIR, "tls"),
         "DASK_COFFEA_CASA__SECRETS_DIR": os.path.join(_RUN_DIR, "no-facility-secrets"),
         "DASK_JOBQUEUE__COFFEA_CASA__LOG_DIRECTORY": os.path.join(_RUN_DIR, "logs"),
-        "DASK_DISTRIBUTED__SCHEDULER__WORK_STEALING": "True",
+        # HTCondor-double jobs run on this host: workers listen on loopback, like the scheduler
+        "DASK_JOBQUEUE__COFFEA_CASA__WORKER_EXTRA_ARGS": '["--host", "127.0.0.2"]',
     }
 )
 

@@ -95,7 +95,7 @@ def test_worker_image_argument_sets_docker_image():
 
 def test_external_address_comes_from_the_environment(monkeypatch):
     monkeypatch.setenv("POD_IP", "127.0.0.3")
-    with dask.config.set({"coffea-casa.external-address": None, "coffea-casa.listen-address": "127.0.0.3"}):
+    with dask.config.set({"coffea-casa.external-address": None}):
         cluster = CoffeaCasaCluster(backend="htcondor")
     try:
         assert cluster.backend == "htcondor"

@@ -133,7 +133,10 @@ class JobBuilder:
         for name in names:
             key = self.keys.get(name.lower())
             if key is not None:
-                value = self.sub.expand(key).strip()
+                try:
+                    value = self.sub.expand(key).strip()
+                except KeyError:  # `key =` with no value: HTCondor treats it as unset
+                    continue
                 if value != "":
                     return value
         return None

@@ -1,0 +1,55 @@
+# coffea-casa-lab: two commands do all the set-up on a fresh machine.
+#   make lab    install everything, then JupyterLab with the sidebar on the embedded (local) backend
+#   make test   install everything incl. test tools (Debian chromium, npm packages), run every test
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(abspath $(VENV))/bin
+export PATH := $(BIN):$(PATH)
+export TMPDIR ?= /tmp
+LAB_ARGS ?=
+# Tests talk only to loopback: the scheduler's contact address is a loopback one, and as root
+# they run in a fresh network namespace that has nothing but loopback (see TOOLCHAIN.md).
+LOOPBACK_ONLY := $(shell [ "$$(id -u)" = 0 ] && command -v unshare >/dev/null && command -v ip >/dev/null \
+	&& unshare -n true 2>/dev/null && echo "unshare -n")
+SOURCES := $(wildcard src/*.ts src/*/*.ts src/*/*.tsx style/*.css style/*/*.svg schema/*.json)
+
+.PHONY: lab test install pytest ui-test bench clean
+
+lab: install
+	jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
+
+test: install ui-tests/node_modules/.stamp chromium
+	$(call loopback,python -m pytest tests -q -p no:cacheprovider)
+	cd ui-tests && $(call loopback,jlpm playwright test)
+
+install: $(VENV)/.installed coffea_casa_lab/labextension/.stamp
+
+bench: install
+	$(call loopback,python bench/p1_startup.py)
+
+$(VENV)/.installed: pyproject.toml package.json
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q -U pip
+	$(BIN)/pip install -q -e ".[test]"
+	touch $@
+
+# The editable install builds the extension once; rebuild and link it when the sources change.
+coffea_casa_lab/labextension/.stamp: $(VENV)/.installed $(SOURCES) package.json yarn.lock
+	jlpm install
+	jlpm build
+	jupyter labextension develop --overwrite .
+	touch $@
+
+ui-tests/node_modules/.stamp: ui-tests/package.json ui-tests/yarn.lock
+	cd ui-tests && jlpm install
+	touch $@
+
+chromium:
+	@command -v chromium >/dev/null || { apt-get update && apt-get install -y chromium; }
+
+clean:
+	rm -rf $(VENV) node_modules ui-tests/node_modules lib coffea_casa_lab/labextension
+
+# $(call loopback,CMD): run CMD in a loopback-only network namespace where possible.
+loopback = $(if $(LOOPBACK_ONLY),$(LOOPBACK_ONLY) sh -c 'ip link set lo up && exec $(1)',$(1))
