@@ -15,6 +15,7 @@ import subprocess
 import warnings
 import weakref
 from contextlib import suppress
+from pathlib import Path
 
 import dask.config
 from dask_jobqueue import HTCondorCluster
@@ -103,29 +104,26 @@ def _require_tls(sec: Security) -> Security:
 
 
 class _Reaper:
-    """What must not outlive a cluster: local worker processes and HTCondor jobs.
+    """What must not outlive a cluster: its scheduler, local workers and HTCondor jobs.
 
     It holds no reference to the cluster, so weakref.finalize can run it when the
     cluster is garbage collected or the interpreter exits without close().
+    (At exit, local worker processes also die with their parent, by distributed's design.)
     """
 
     def __init__(self):
-        self.pids = set()
+        self.nannies = set()
         self.condor_jobs = set()
         self.cancel_command = "condor_rm"
-        self.scheduler = None  # closed too, so a dropped cluster frees its ports
+        self.scheduler = None
         self.loop = None
 
     def __call__(self):
-        if self.scheduler is not None and self.scheduler.status == Status.running:
-            with suppress(Exception):
-                self.loop.add_callback(self.scheduler.close)
-        for pid in list(self.pids):
-            try:
-                os.kill(pid, 9)
-            except OSError:
-                pass
-        self.pids.clear()
+        for server in [*self.nannies, self.scheduler]:
+            if server is not None and server.status == Status.running:
+                with suppress(Exception):  # the loop may be gone at interpreter exit
+                    self.loop.add_callback(server.close, reason="cluster-garbage-collected")
+        self.nannies.clear()
         if self.condor_jobs:
             subprocess.run(
                 self.cancel_command.split() + sorted(self.condor_jobs),
@@ -216,15 +214,14 @@ class CoffeaCasaLocalJob(CoffeaCasaJob):
         ]
         await asyncio.gather(*self.nannies)
         self.job_id = ",".join(str(n.process.process.pid) for n in self.nannies)
-        self._pids = {n.process.process.pid for n in self.nannies}
         if self.reaper is not None:
-            self.reaper.pids |= self._pids
+            self.reaper.nannies.update(self.nannies)
         await ProcessInterface.start(self)
 
     async def close(self):
         await asyncio.gather(*(n.close(reason="cluster-scale-down") for n in self.nannies))
         if self.reaper is not None:
-            self.reaper.pids -= self._pids
+            self.reaper.nannies.difference_update(self.nannies)
         await ProcessInterface.close(self)
 
 
@@ -359,9 +356,6 @@ class CoffeaCasaCluster(HTCondorCluster):
         kwargs.setdefault("Adaptive", _WeakAdaptive)
         return super().adapt(*args, **kwargs)
 
-    def _new_worker_name(self, worker_number):
-        return f"{self._name}-{worker_number}"
-
 
 class _WeakAdaptive(Adaptive):
     """Adaptive whose periodic callback does not keep a dropped cluster alive."""
@@ -417,7 +411,5 @@ def _log_level(level):
     return getattr(logging, level.upper()) if isinstance(level, str) else level
 
 
-def _dir_of(sec: Security):
-    from pathlib import Path
-
+def _dir_of(sec: Security) -> Path:
     return Path(sec.tls_ca_file).parent
