@@ -12,7 +12,7 @@ JUPYTER = [sys.executable, "-m", "jupyter"]
 
 def run(*args):
     out = subprocess.run(JUPYTER + list(args), capture_output=True, text=True, timeout=120)
-    return out.stdout + out.stderr
+    return re.sub(r"\x1b\[[0-9;]*m", "", out.stdout + out.stderr)  # no colours
 
 
 def test_server_extension_is_enabled_and_ok():
