@@ -12,6 +12,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import warnings
 import weakref
 from contextlib import suppress
@@ -26,7 +27,7 @@ from distributed.deploy.spec import ProcessInterface
 from distributed.security import Security
 from distributed.utils import log_errors
 
-from . import config, security as tls
+from . import config, packages, security as tls
 
 logger = logging.getLogger("coffea_casa")
 
@@ -153,6 +154,7 @@ class CoffeaCasaJob(HTCondorJob):
         nanny_port=None,
         worker_host=None,
         reaper=None,
+        user_files=None,
         worker_silence_logs="error",
         worker_extra_args=None,
         **kwargs,
@@ -175,6 +177,7 @@ class CoffeaCasaJob(HTCondorJob):
         self.worker_host = worker_host  # where local workers listen
         self.worker_silence_logs = worker_silence_logs
         self.reaper = reaper
+        self.user_files = user_files or {}  # requirements.txt / environment.yml to install
 
     async def start(self):
         await super().start()
@@ -192,6 +195,7 @@ class CoffeaCasaLocalJob(CoffeaCasaJob):
     """The same worker as a Nanny of this process: the embedded default."""
 
     async def start(self):
+        preload = await packages.local_preload(self.user_files)
         death_timeout = dask.config.get(f"{_JOBQUEUE}.death-timeout")
         local_directory = dask.config.get(f"{_JOBQUEUE}.local-directory")
         names = [self.name] if self.worker_processes == 1 else [
@@ -209,6 +213,7 @@ class CoffeaCasaLocalJob(CoffeaCasaJob):
                 death_timeout=death_timeout,
                 local_directory=local_directory,
                 silence_logs=_log_level(self.worker_silence_logs),
+                preload=[preload] if preload else None,
             )
             for n in names
         ]
@@ -268,8 +273,11 @@ class CoffeaCasaCluster(HTCondorCluster):
             user_options["contact_address"] = user_options.pop("external_address")
         options.update(user_options)
 
+        user_files = packages.requirement_files()
+        python = job_kwargs.get("python") or dask.config.get(f"{_JOBQUEUE}.python") or sys.executable
+        job_kwargs["job_script_prologue"] = _prologue(job_kwargs) + packages.condor_prologue(user_files, python)
         job_extra = self._job_extra(
-            secrets or _dir_of(security),
+            tls.transfer_files(secrets or _dir_of(security)) + list(user_files.values()),
             self.external_address,
             worker_image or dask.config.get(f"{_JOBQUEUE}.worker-image"),
             scheduler_port,
@@ -306,6 +314,7 @@ class CoffeaCasaCluster(HTCondorCluster):
                 worker_host=listen,
                 contact_address=options["contact_address"],
                 reaper=self._reaper,
+                user_files=user_files,
                 worker_silence_logs=silence_logs,
                 **job_kwargs,
             )
@@ -322,8 +331,8 @@ class CoffeaCasaCluster(HTCondorCluster):
         return tls.make_security()
 
     @staticmethod
-    def _job_extra(secrets, external_address, worker_image, scheduler_port, job_extra, job_extra_directives):
-        files = ", ".join(str(p) for p in tls.transfer_files(secrets))
+    def _job_extra(files, external_address, worker_image, scheduler_port, job_extra, job_extra_directives):
+        files = ", ".join(str(p) for p in files)
         return {
             "universe": "docker",
             "docker_image": worker_image,
@@ -404,6 +413,19 @@ async def _sync_cluster_info(ref):
         interval = cluster._sync_interval
         del cluster
         await asyncio.sleep(interval)
+
+
+def _prologue(job_kwargs) -> list:
+    """The user's job-script prologue, under its new or its old (docs') name."""
+    for value in (
+        job_kwargs.pop("job_script_prologue", None),
+        job_kwargs.pop("env_extra", None),
+        dask.config.get(f"{_JOBQUEUE}.job-script-prologue", None),
+        dask.config.get(f"{_JOBQUEUE}.env-extra", None),
+    ):
+        if value:
+            return list(value)
+    return []
 
 
 def _log_level(level):
