@@ -1,4 +1,9 @@
-"""REST routes under {base_url}coffea-casa/: thin, authenticated, JSON."""
+"""REST routes under {base_url}coffea-casa/: thin, authenticated, JSON.
+
+Each handler parses the request, calls the ClusterManager and answers JSON.
+Every refusal is a 4xx with {"message": ...}; the OpenAPI document next to this
+file (openapi.yaml) lists the same routes.
+"""
 
 import json
 
@@ -6,28 +11,128 @@ from jupyter_server.base.handlers import APIHandler
 from jupyter_server.utils import url_path_join
 from tornado import web
 
-from . import __version__
+from . import __version__, condor
+from .manager import ClusterError
+
+MANAGER_KEY = "coffea_casa_manager"
+ID = r"(?P<cluster_id>[^/]+)"
+JOB = r"(?P<job_id>[^/]+)"
 
 
-class HealthHandler(APIHandler):
+class BaseHandler(APIHandler):
+    @property
+    def manager(self):
+        return self.settings[MANAGER_KEY]
+
+    def fail(self, status, message):
+        raise ClusterError(message, status)
+
+    def body(self, required=False):
+        """The request body as a JSON object ({} if empty and optional)."""
+        raw = self.request.body or b""
+        if not raw.strip():
+            if required:
+                self.fail(400, "a JSON object is required")
+            return {}
+        try:
+            data = json.loads(raw)
+        except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: absurd nesting
+            self.fail(400, "the request body is not valid JSON")
+        if not isinstance(data, dict):
+            self.fail(400, "the request body must be a JSON object")
+        return data
+
+    def reply(self, data, status=200):
+        self.set_status(status)
+        self.finish(json.dumps(data))
+
+    # Refusals (ClusterError, from here or the manager) answer {"message": ...} with their
+    # 4xx. Not tornado's HTTPError: its log_message is a %-format, and messages quote user input.
+    def send_error(self, status_code=500, **kwargs):
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        super().send_error(exc.status if isinstance(exc, ClusterError) else status_code, **kwargs)
+
+    def write_error(self, status_code, **kwargs):
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        if not isinstance(exc, ClusterError):
+            return super().write_error(status_code, **kwargs)
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps({"message": str(exc), "reason": None}))
+
+    def log_exception(self, typ, value, tb):
+        if isinstance(value, ClusterError):  # an expected refusal, not a server error
+            self.log.info("coffea-casa: %s %s refused (%d): %s", self.request.method,
+                          self.request.path, value.status, value)
+        else:
+            super().log_exception(typ, value, tb)
+
+
+class HealthHandler(BaseHandler):
     @web.authenticated
     def get(self):
-        self.finish(json.dumps({"status": "ok", "version": __version__}))
+        self.reply({"status": "ok", "version": __version__, "clusters": len(self.manager.ids())})
 
 
-class ClustersHandler(APIHandler):
+class ClustersHandler(BaseHandler):
     @web.authenticated
     def get(self):
-        # The cluster manager arrives with the server-extension issue; until then none.
-        self.finish(json.dumps([]))
+        self.reply(self.manager.list())
+
+    @web.authenticated
+    def put(self):
+        self.reply(self.manager.start_cluster(self.body()), 201)
 
 
-def setup_handlers(web_app):
-    base = url_path_join(web_app.settings["base_url"], "coffea-casa")
-    web_app.add_handlers(
-        ".*$",
-        [
-            (url_path_join(base, "health"), HealthHandler),
-            (url_path_join(base, "clusters"), ClustersHandler),
-        ],
-    )
+class ClusterHandler(BaseHandler):
+    @web.authenticated
+    def get(self, cluster_id):
+        self.reply(self.manager.model(cluster_id))
+
+    @web.authenticated
+    def patch(self, cluster_id):
+        body = self.body(required=True)
+        if set(body) == {"workers"}:
+            self.reply(self.manager.scale(cluster_id, body["workers"]))
+        elif set(body) == {"adapt"}:
+            self.reply(self.manager.adapt(cluster_id, body["adapt"]))
+        else:
+            self.fail(400, 'send either {"workers": n} or {"adapt": {"minimum": m, "maximum": M}}')
+
+    @web.authenticated
+    async def delete(self, cluster_id):
+        self.reply(await self.manager.close(cluster_id))
+
+
+class JobsHandler(BaseHandler):
+    @web.authenticated
+    async def get(self, cluster_id):
+        self.reply(await condor.jobs(self.manager.cluster(cluster_id)))
+
+
+class JobHandler(BaseHandler):
+    @web.authenticated
+    async def delete(self, cluster_id, job_id):
+        self.reply(await condor.kill(self.manager.cluster(cluster_id), job_id))
+
+
+class JobLogsHandler(BaseHandler):
+    @web.authenticated
+    async def get(self, cluster_id, job_id):
+        self.reply(await condor.logs(self.manager.cluster(cluster_id), job_id))
+
+
+def routes(base_url):
+    base = url_path_join(base_url, "coffea-casa")
+    return [
+        (url_path_join(base, "health"), HealthHandler),
+        (url_path_join(base, "clusters"), ClustersHandler),
+        (url_path_join(base, "clusters", ID), ClusterHandler),
+        (url_path_join(base, "clusters", ID, "jobs"), JobsHandler),
+        (url_path_join(base, "clusters", ID, "jobs", JOB), JobHandler),
+        (url_path_join(base, "clusters", ID, "jobs", JOB, "logs"), JobLogsHandler),
+    ]
+
+
+def setup_handlers(web_app, manager):
+    web_app.settings[MANAGER_KEY] = manager
+    web_app.add_handlers(".*$", routes(web_app.settings["base_url"]))

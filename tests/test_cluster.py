@@ -106,12 +106,16 @@ def test_external_address_comes_from_the_environment(monkeypatch):
 
 
 def test_several_clusters_at_once_take_free_ports():
+    from coffea_casa_lab.cluster import pick_port
+
+    documented_port_free = pick_port(8786, "127.0.0.2", "scheduler") == 8786
     first = CoffeaCasaCluster()
     second = CoffeaCasaCluster()
     try:
         ports = {c.scheduler_address.rsplit(":", 1)[1] for c in (first, second)}
         assert len(ports) == 2
-        assert first.scheduler_address.endswith(":8786")  # the documented port, if free
+        if documented_port_free:  # (another program on this machine may hold it)
+            assert first.scheduler_address.endswith(":8786")
         assert first.dashboard_link != second.dashboard_link
         assert second.settings["scheduler_options"]["external_address"] == second.scheduler_address
     finally:

@@ -1,0 +1,118 @@
+"""Jobs of a cluster over REST: HTCondor jobs through the double, local worker processes."""
+
+import subprocess
+
+import psutil
+
+from condor_double.state import RUNNING
+from conftest import wait_until
+from test_rest_api import JupyterServer, wait_cluster
+
+SMALL = {"DASK_JOBQUEUE__COFFEA_CASA__CORES": "1", "DASK_JOBQUEUE__COFFEA_CASA__MEMORY": "1 GiB"}
+
+
+def start_cluster(server, workers):
+    id = server.api("PUT", "clusters", {"workers": workers}).json()["id"]
+    model = wait_cluster(server, id, lambda m: m["status"] == "failed" or m["workers"] == workers, timeout=180)
+    assert model["status"] == "running" and model["workers"] == workers, model
+    return model
+
+
+def submit_sleeper(tmp_path, scheduler_address):
+    """A job that is not one of the cluster's: its own submit, any DaskSchedulerAddress."""
+    sub = tmp_path / "sleep.sub"
+    sub.write_text(
+        "executable = /bin/sleep\narguments = 300\n"
+        f'+DaskSchedulerAddress = "{scheduler_address}"\nqueue\n'
+    )
+    out = subprocess.run(["condor_submit", str(sub)], capture_output=True, text=True, check=True, cwd=tmp_path)
+    cluster = out.stdout.strip().rsplit(" ", 1)[1].rstrip(".")
+    return f"{cluster}.0"
+
+
+def test_htcondor_jobs_list_logs_kill_and_foreign_jobs(tmp_path, condor_double):
+    env = dict(SMALL, DASK_COFFEA_CASA__BACKEND="htcondor", DASK_LABEXTENSION__FACTORY__KWARGS='{"nanny-port": None}')
+    server = JupyterServer(tmp_path / "jupyter", env)
+    try:
+        model = start_cluster(server, 2)
+        id, address = model["id"], model["scheduler_address"]
+        ads = {f"{a['ClusterId']}.{a['ProcId']}": a for a in condor_double.jobs()}
+
+        r = server.api("GET", f"clusters/{id}/jobs")
+        assert r.status_code == 200, r.text
+        jobs = r.json()
+        assert sorted(j["id"] for j in jobs) == sorted(ads)
+        for job in jobs:
+            ad = ads[job["id"]]
+            assert job["status"] == "running" and ad["JobStatus"] == RUNNING
+            assert job["host"] == ad["RemoteHost"]
+            assert job["start_time"] == ad["JobCurrentStartDate"]
+        assert sorted(j["worker_name"] for j in jobs) == sorted(
+            w["name"] for w in _workers(server, id)
+        )
+
+        logs = server.api("GET", f"clusters/{id}/jobs/{jobs[0]['id']}/logs")
+        assert logs.status_code == 200, logs.text
+        # the files come back when the job ends (spool, no streaming): meanwhile the worker's Dask log
+        assert logs.json()["source"] == "dask" and "Start worker" in logs.json()["stderr"], logs.json()
+
+        # a job of another cluster, and one of another user with this very address: refused
+        other_cluster = submit_sleeper(tmp_path, "tls://127.0.0.2:1")
+        other_user = submit_sleeper(tmp_path, address)
+        condor_double.wait_for_status(other_user, RUNNING)
+        with condor_double._state.lock():  # the double has one user; make this job bob's
+            condor_double._state.update(other_user, Owner="bob", User="bob@elsewhere")
+        assert sorted(j["id"] for j in server.api("GET", f"clusters/{id}/jobs").json()) == sorted(ads)
+        for foreign in (other_cluster, other_user, "999.0", "1.0.0", "0", "x"):
+            assert server.api("DELETE", f"clusters/{id}/jobs/{foreign}").status_code == 404, foreign
+            assert server.api("GET", f"clusters/{id}/jobs/{foreign}/logs").status_code == 404, foreign
+        assert condor_double.job(other_user)["JobStatus"] == RUNNING
+
+        killed = jobs[0]["id"]
+        r = server.api("DELETE", f"clusters/{id}/jobs/{killed}", timeout=120)
+        assert r.status_code == 200 and r.json()["status"] == "removed"
+        assert wait_until(lambda: condor_double.job(killed) is None or condor_double.job(killed)["JobStatus"] == 3)
+        assert [j["id"] for j in server.api("GET", f"clusters/{id}/jobs").json()] == [jobs[1]["id"]]
+        assert server.api("GET", f"clusters/{id}").json()["requested_workers"] == 1
+    finally:
+        server.stop()
+        subprocess.run(["condor_rm", "-all"], capture_output=True)
+    assert wait_until(lambda: not condor_double.running_pids(), timeout=60)
+
+
+def _workers(server, id):
+    # names the scheduler knows, through the cluster's own dashboard JSON
+    r = server.session.get(server.url + f"coffea-casa/dashboard/{id}/json/identity.json", timeout=30)
+    return list(r.json()["workers"].values())
+
+
+def test_local_jobs_are_the_worker_processes(tmp_path):
+    server = JupyterServer(tmp_path / "jupyter", dict(SMALL, DASK_COFFEA_CASA__BACKEND="local"))
+    try:
+        model = start_cluster(server, 2)
+        other = start_cluster(server, 1)
+        id = model["id"]
+        jobs = server.api("GET", f"clusters/{id}/jobs").json()
+        assert len(jobs) == 2 and {j["status"] for j in jobs} == {"running"}
+        server_children = {p.pid for p in psutil.Process(server.proc.pid).children(recursive=True)}
+        assert {int(j["id"]) for j in jobs} <= server_children
+        assert {j["host"] for j in jobs} == {"127.0.0.2"}
+        assert sorted(j["worker_name"] for j in jobs) == sorted(w["name"] for w in _workers(server, id))
+
+        logs = server.api("GET", f"clusters/{id}/jobs/{jobs[0]['id']}/logs").json()
+        assert logs["source"] == "dask" and isinstance(logs["stderr"], str)
+
+        other_job = server.api("GET", f"clusters/{other['id']}/jobs").json()[0]["id"]
+        assert server.api("DELETE", f"clusters/{id}/jobs/{other_job}").status_code == 404
+        assert server.api("GET", f"clusters/{id}/jobs/{server.proc.pid}/logs").status_code == 404
+        assert server.api("GET", "clusters/nope/jobs").status_code == 404
+
+        victim = int(jobs[0]["id"])
+        r = server.api("DELETE", f"clusters/{id}/jobs/{victim}")
+        assert r.status_code == 200 and r.json()["status"] == "removed"
+        assert wait_until(lambda: not psutil.pid_exists(victim) or psutil.Process(victim).status() == psutil.STATUS_ZOMBIE)
+        assert [j["id"] for j in server.api("GET", f"clusters/{id}/jobs").json()] == [jobs[1]["id"]]
+        assert wait_cluster(server, id, lambda m: m["workers"] == 1)["requested_workers"] == 1
+    finally:
+        server.stop()
+

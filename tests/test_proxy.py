@@ -1,0 +1,291 @@
+"""The dashboard proxy: a real dashboard on 127.0.0.2 through /user/alice/, crafted targets, auth.
+
+Crafted targets go to a jupyter server whose cluster (test_manager.FakeCluster)
+has its "dashboard" at a counting HTTP server of this test, so the test sees
+every request that reaches the dashboard; canary listeners on other ports and
+hosts count every connection anyone makes to them. Both must stay at zero.
+"""
+
+import http.client
+import json
+import re
+import socket
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+import requests
+import websocket
+
+from conftest import wait_until
+from test_rest_api import JupyterServer, server, wait_cluster  # noqa: F401  (fixture)
+
+DASH = "/user/alice/coffea-casa/dashboard/"
+
+
+class Canary:
+    """A TCP listener that counts connections and never answers."""
+
+    def __init__(self, host):
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self.sock = socket.socket(family, socket.SOCK_STREAM)
+        self.sock.bind((host, 0))
+        self.sock.listen(16)
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self.connections = 0
+        self.running = True
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        while self.running:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                continue
+            self.connections += 1
+            conn.close()
+
+    def close(self):
+        self.running = False
+        self.thread.join(5)
+        self.sock.close()
+
+
+class FakeDashboard(ThreadingHTTPServer):
+    """Answers like a Dask dashboard, records each request path, and can redirect."""
+
+    def __init__(self, away):
+        self.paths = []
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(h):  # noqa: N805
+                self.paths.append((h.path, dict(h.headers)))
+                if h.path == "/redirect-away":
+                    h.send_response(302)
+                    h.send_header("Location", f"http://127.0.0.3:{away}/stolen")
+                elif h.path == "/redirect-scheme-relative":
+                    h.send_response(302)
+                    h.send_header("Location", f"//127.0.0.3:{away}/stolen")
+                elif h.path == "/":
+                    h.send_response(302)
+                    h.send_header("Location", "/status")
+                else:
+                    h.send_response(200)
+                    h.send_header("Content-Type", "application/json")
+                body = json.dumps({"path": h.path}).encode()
+                h.send_header("Content-Length", str(len(body)))
+                h.end_headers()
+                h.wfile.write(body)
+
+            def log_message(h, *args):  # noqa: N805
+                pass
+
+        super().__init__(("127.0.0.2", 0), Handler)
+        self.port = self.server_address[1]
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+
+
+@pytest.fixture(scope="module")
+def canaries():
+    hosts = ["127.0.0.2", "127.0.0.3", "127.0.0.1"]
+    if socket.has_ipv6:
+        try:
+            Canary("::1").close()
+            hosts.append("::1")
+        except OSError:
+            pass
+    cs = {h: Canary(h) for h in hosts}
+    yield cs
+    for c in cs.values():
+        c.close()
+
+
+@pytest.fixture(scope="module")
+def dashboard(canaries):
+    d = FakeDashboard(away=canaries["127.0.0.3"].port)
+    yield d
+    d.shutdown()
+    d.server_close()
+
+
+@pytest.fixture(scope="module")
+def fake(tmp_path_factory, dashboard):
+    env = {
+        "DASK_LABEXTENSION__FACTORY__MODULE": "test_manager",
+        "DASK_LABEXTENSION__FACTORY__CLASS": "FakeCluster",
+        "FAKE_DASHBOARD_PORT": str(dashboard.port),
+    }
+    s = JupyterServer(tmp_path_factory.mktemp("jupyter-proxy"), env)
+    id = s.api("PUT", "clusters").json()["id"]
+    wait_cluster(s, id, lambda m: m["status"] == "running", timeout=30)
+    closed = s.api("PUT", "clusters").json()["id"]
+    wait_cluster(s, closed, lambda m: m["status"] == "running", timeout=30)
+    assert s.api("DELETE", f"clusters/{closed}").status_code == 200
+    s.cluster_id, s.closed_id = id, closed
+    yield s
+    s.stop()
+
+
+def raw_get(server, path, headers=None):
+    """GET exactly this path (no client-side normalisation of .. or %2e)."""
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+    conn.request("GET", path, headers={"Authorization": f"token {server.token}", **(headers or {})})
+    r = conn.getresponse()
+    body = r.read()
+    conn.close()
+    return r.status, dict(r.getheaders()), body
+
+
+def test_fake_dashboard_through_the_proxy(fake, dashboard):
+    before = len(dashboard.paths)
+    status, _, body = raw_get(fake, f"{DASH}{fake.cluster_id}/individual-plots.json?x=1&token={fake.token}")
+    assert status == 200 and json.loads(body) == {"path": "/individual-plots.json?x=1"}
+    path, headers = dashboard.paths[before]
+    assert fake.token not in path
+    # the user's Jupyter credentials never reach the dashboard
+    assert not {"Authorization", "Cookie", "X-XSRFToken"} & set(headers)
+    # a redirect within the dashboard stays within the proxy
+    status, headers, _ = raw_get(fake, f"{DASH}{fake.cluster_id}/")
+    assert status == 302 and headers["Location"] == f"{DASH}{fake.cluster_id}/status"
+
+
+def crafted(fake, c):
+    id, closed = fake.cluster_id, fake.closed_id
+    p2, p3 = c["127.0.0.2"].port, c["127.0.0.3"].port
+    p6 = c["::1"].port if "::1" in c else 1
+    return [
+        f"{id}/../../../api/status",
+        f"{id}/%2e%2e/%2e%2e/%2e%2e/api/status",
+        f"{id}/%2E%2E%2F%2E%2E%2Fapi%2Fstatus",
+        f"{id}/..%2f..%2fapi",
+        f"{id}/status/../../..",
+        f"{id}/./status",
+        f"{id}//127.0.0.3:{p3}/",
+        f"{id}/%2F127.0.0.3:{p3}/",
+        f"{id}/@127.0.0.3:{p3}/",
+        f"{id}/127.0.0.2:{p2}/status",
+        f"{id}/http://127.0.0.3:{p3}/",
+        f"{id}/http:%2F%2F127.0.0.3:{p3}/",
+        f"{id}/[::1]:{p6}/",
+        f"{id}/%5B::1%5D:{p6}/",
+        f"{id}/..%5C..%5Capi",
+        f"{id}/%00status",
+        f"{id}@127.0.0.3:{p3}/status",
+        f"{id}:{p2}/status",
+        f"127.0.0.3:{p3}/status",
+        f"[::1]:{p6}/status",
+        f"%5B::1%5D:{p6}/status",
+        f"127.0.0.2%3A{p2}/status",
+        "deadbeef0000/status",
+        f"{closed}/status",
+        f"{closed}/individual-plots.json",
+        f"{id}/redirect-away",
+        f"{id}/redirect-scheme-relative",
+    ]
+
+
+def test_crafted_targets_are_refused_without_any_connection(fake, dashboard, canaries):
+    targets = crafted(fake, canaries)
+    assert len(targets) >= 20
+    reaching = {f"{fake.cluster_id}/redirect-away", f"{fake.cluster_id}/redirect-scheme-relative"}
+    for target in targets:
+        before = len(dashboard.paths)
+        status, headers, body = raw_get(fake, DASH + target)
+        assert 400 <= status < 500, (target, status, body[:200])
+        assert "127.0.0.3" not in headers.get("Location", ""), target
+        if target not in reaching:  # refused before any connection, even to the real dashboard
+            assert len(dashboard.paths) == before, (target, dashboard.paths[before:])
+    for host, canary in canaries.items():
+        assert canary.connections == 0, host
+
+
+def test_crafted_websocket_targets_are_refused_before_the_upgrade(fake, canaries):
+    for target in crafted(fake, canaries)[:-2]:
+        url = f"ws://127.0.0.1:{fake.port}{DASH}{target}"
+        with pytest.raises(websocket.WebSocketBadStatusException) as e:
+            websocket.create_connection(url, header=[f"Authorization: token {fake.token}"], timeout=10)
+        assert 400 <= e.value.status_code < 500, target
+    assert all(c.connections == 0 for c in canaries.values())
+
+
+def login_cookie(server):
+    """A browser-like session: Jupyter's login cookie (the token is not sent again)."""
+    s = requests.Session()
+    s.get(server.url + "login", timeout=10)
+    r = s.post(server.url + "login", data={"password": server.token, "_xsrf": s.cookies["_xsrf"]},
+               allow_redirects=False, timeout=10)
+    assert r.status_code == 302, r.status_code
+    return "; ".join(f"{c.name}={c.value}" for c in s.cookies)
+
+
+# A token in a header is proof enough (a foreign page cannot know it), so Jupyter skips its
+# Origin check for token requests; the cross-site threat is a page riding the login cookie.
+CASES = {
+    "no-token": {},
+    "wrong-token": {"Authorization": "token wrong"},
+    "foreign-origin": {"Cookie": "{cookie}", "Origin": "http://evil.example"},
+}
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_http_needs_auth_and_same_origin(fake, dashboard, case):
+    cookie = login_cookie(fake)
+    headers = {k: v.format(cookie=cookie) for k, v in CASES[case].items()}
+    url = f"{fake.url}coffea-casa/dashboard/{fake.cluster_id}/individual-plots.json"
+    before = len(dashboard.paths)
+    r = requests.get(url, headers=headers, allow_redirects=False, timeout=10)
+    assert r.status_code in (302, 401, 403), r.status_code
+    if r.status_code == 302:  # to Jupyter's login page, not the dashboard
+        assert "/login" in r.headers["Location"]
+    assert len(dashboard.paths) == before
+    # the same cookie from the server's own origin works
+    same = {"Cookie": cookie, "Origin": f"http://127.0.0.1:{fake.port}"}
+    assert requests.get(url, headers=same, allow_redirects=False, timeout=10).status_code == 200
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_websocket_needs_auth_and_same_origin(fake, dashboard, case):
+    cookie = login_cookie(fake)
+    headers = [f"{k}: {v.format(cookie=cookie)}" for k, v in CASES[case].items() if k != "Origin"]
+    origin = CASES[case].get("Origin")
+    before = len(dashboard.paths)
+    url = f"ws://127.0.0.1:{fake.port}{DASH}{fake.cluster_id}/status/ws"
+    with pytest.raises(websocket.WebSocketBadStatusException) as e:
+        websocket.create_connection(url, header=headers, origin=origin, suppress_origin=origin is None, timeout=10)
+    assert e.value.status_code in (401, 403)
+    assert len(dashboard.paths) == before
+
+
+def test_real_dashboard_on_127_0_0_2_with_its_websocket(server):  # noqa: F811
+    id = server.api("PUT", "clusters", {"name": "dash"}).json()["id"]
+    try:
+        model = wait_cluster(server, id, lambda m: m["status"] != "starting")
+        assert model["status"] == "running", model
+        assert model["scheduler_address"].startswith("tls://127.0.0.2:")
+        base = server.url + model["dashboard_url"]
+
+        r = server.session.get(base + "individual-plots.json", timeout=30)
+        assert r.status_code == 200 and "Individual Task Stream" in r.json()
+        r = server.session.get(base, allow_redirects=False, timeout=30)
+        assert r.status_code in (301, 302) and r.headers["Location"] == f"{DASH}{id}/status"
+        page = server.session.get(base + "status", timeout=30)
+        assert page.status_code == 200 and "Bokeh" in page.text
+        token = re.search(r'"token":"([^"]+)"', page.text).group(1)
+
+        ws = websocket.create_connection(
+            f"ws://127.0.0.1:{server.port}{DASH}{id}/status/ws",
+            header=[f"Authorization: token {server.token}"],
+            subprotocols=["bokeh", token], timeout=30,
+        )
+        try:
+            first = ws.recv()  # bokeh's ACK: the session is live through the proxy
+            assert "ACK" in (first if isinstance(first, str) else first.decode())
+        finally:
+            ws.close()
+    finally:
+        assert server.api("DELETE", f"clusters/{id}").status_code == 200
+    r = server.session.get(base + "individual-plots.json", timeout=30)
+    assert r.status_code == 404
+    assert wait_until(lambda: server.api("GET", "clusters").json() == [], timeout=10)

@@ -1,0 +1,307 @@
+"""The REST API on a real jupyter server at /user/alice/: real clusters, bad input, auth, OpenAPI, fuzz."""
+
+import json
+import os
+import re
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+import yaml
+
+from conftest import wait_until
+
+ROOT = Path(__file__).resolve().parents[1]
+BASE = "/user/alice/"
+OPENAPI = ROOT / "coffea_casa_lab" / "openapi.yaml"
+
+
+def free_port(host="127.0.0.1"):
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+class JupyterServer:
+    """A jupyter server subprocess with coffea_casa_lab at base_url /user/alice/, on loopback."""
+
+    def __init__(self, tmp, env=None, extra_args=()):
+        self.token = secrets.token_hex(16)
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}{BASE}"
+        tmp = Path(tmp)
+        for d in ("config", "data", "runtime", "root"):
+            (tmp / d).mkdir(parents=True, exist_ok=True)
+        self.env = dict(
+            os.environ,
+            PYTHONPATH=os.pathsep.join([str(ROOT), str(ROOT / "tests")]),
+            JUPYTER_CONFIG_DIR=str(tmp / "config"),
+            JUPYTER_DATA_DIR=str(tmp / "data"),
+            JUPYTER_RUNTIME_DIR=str(tmp / "runtime"),
+            **(env or {}),
+        )
+        self.log = open(tmp / "server.log", "w+")
+        self.proc = subprocess.Popen(
+            [
+                sys.executable, "-m", "jupyter_server",
+                f"--ServerApp.port={self.port}", "--ServerApp.port_retries=0",
+                "--ServerApp.ip=127.0.0.1", f"--ServerApp.base_url={BASE}",
+                f"--IdentityProvider.token={self.token}", "--ServerApp.allow_root=True",
+                "--ServerApp.open_browser=False", f"--ServerApp.root_dir={tmp / 'root'}",
+                "--ServerApp.jpserver_extensions=coffea_casa_lab=True",
+                *extra_args,
+            ],
+            env=self.env, stdin=subprocess.DEVNULL, stdout=self.log, stderr=subprocess.STDOUT,
+        )
+        self.session = requests.Session()
+        self.session.headers["Authorization"] = f"token {self.token}"
+        if not wait_until(self.healthy, timeout=60, interval=0.2):
+            self.stop()
+            raise RuntimeError("jupyter server did not start:\n" + self.output())
+
+    def healthy(self):
+        if self.proc.poll() is not None:
+            raise RuntimeError("jupyter server exited:\n" + self.output())
+        try:
+            return self.session.get(self.url + "coffea-casa/health", timeout=5).status_code == 200
+        except requests.RequestException:
+            return False
+
+    def api(self, method, path, body=None, raw=None, **kwargs):
+        data = raw if raw is not None else (json.dumps(body) if body is not None else None)
+        kwargs.setdefault("timeout", 30)
+        return self.session.request(method, self.url + "coffea-casa/" + path, data=data, **kwargs)
+
+    def output(self, tail=20000):
+        with open(self.log.name) as f:
+            return f.read()[-tail:]
+
+    def stop(self, sig=signal.SIGTERM, timeout=90):
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+        self.session.close()
+        self.log.close()
+
+
+def wait_cluster(server, id, predicate, timeout=120):
+    def check():
+        model = server.api("GET", f"clusters/{id}").json()
+        return model if predicate(model) else None
+
+    return wait_until(check, timeout=timeout, interval=0.2) or server.api("GET", f"clusters/{id}").json()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """Real CoffeaCasaClusters on the local backend, small workers."""
+    env = {
+        "DASK_COFFEA_CASA__BACKEND": "local",
+        "DASK_JOBQUEUE__COFFEA_CASA__CORES": "1",
+        "DASK_JOBQUEUE__COFFEA_CASA__MEMORY": "1 GiB",
+    }
+    s = JupyterServer(tmp_path_factory.mktemp("jupyter"), env)
+    yield s
+    s.stop()
+
+
+@pytest.fixture(scope="module")
+def fake_server(tmp_path_factory):
+    """Clusters without processes (test_manager.FakeCluster), so fuzzing can ask for anything."""
+    env = {"DASK_LABEXTENSION__FACTORY__MODULE": "test_manager", "DASK_LABEXTENSION__FACTORY__CLASS": "FakeCluster"}
+    s = JupyterServer(tmp_path_factory.mktemp("jupyter-fake"), env)
+    yield s
+    s.stop()
+
+
+def test_cluster_lifecycle_over_rest(server):
+    r = server.api("PUT", "clusters", {"name": "analysis"})
+    assert r.status_code == 201, r.text
+    model = r.json()
+    id = model["id"]
+    assert model["status"] == "starting" and model["name"] == "analysis"
+    assert model["dashboard_url"] == f"coffea-casa/dashboard/{id}/"
+
+    model = wait_cluster(server, id, lambda m: m["status"] != "starting")
+    assert model["status"] == "running", model
+    assert model["backend"] == "local" and model["scheduler_address"].startswith("tls://127.0.0.2:")
+
+    r = server.api("PATCH", f"clusters/{id}", {"workers": 1})
+    assert r.status_code == 200 and r.json()["requested_workers"] == 1
+    model = wait_cluster(server, id, lambda m: m["workers"] == 1)
+    assert (model["workers"], model["cores"], model["memory_bytes"]) == (1, 1, 2**30)
+
+    r = server.api("PATCH", f"clusters/{id}", {"adapt": {"minimum": 0, "maximum": 2}})
+    assert r.status_code == 200 and r.json()["adapt"] == {"minimum": 0, "maximum": 2}
+    assert [m["id"] for m in server.api("GET", "clusters").json()] == [id]
+
+    r = server.api("DELETE", f"clusters/{id}")
+    assert r.status_code == 200 and r.json()["status"] == "closed"
+    assert server.api("GET", f"clusters/{id}").status_code == 404
+    assert server.api("GET", "clusters").json() == []
+
+
+BAD = [
+    ("PUT", "clusters", '{"workers": -1}', 400, "negative"),
+    ("PUT", "clusters", '{"workers": 2.5}', 400, "integer"),
+    ("PUT", "clusters", '{"workers": "2"}', 400, "integer"),
+    ("PUT", "clusters", '{"workers": 1e300}', 400, "integer"),
+    ("PUT", "clusters", '{"workers": 99999999999999999999999}', 400, "at most"),
+    ("PUT", "clusters", '{"adapt": {"minimum": 4, "maximum": 2}}', 400, "larger than"),
+    ("PUT", "clusters", '{"workers": 1', 400, "not valid JSON"),
+    ("PUT", "clusters", "[1, 2]", 400, "JSON object"),
+    ("PUT", "clusters", '"hello"', 400, "JSON object"),
+    ("PUT", "clusters", b"\xff\xfe", 400, "not valid JSON"),
+    ("PUT", "clusters", "[" * 100000 + "]" * 100000, 400, "not valid JSON"),
+    ("PUT", "clusters", '{"workers": NaN}', 400, "integer"),
+    ("PUT", "clusters", '{"surprise": 1}', 400, "unknown fields"),
+    ("PATCH", "clusters/nope", '{"workers": 1}', 404, "no cluster"),
+    ("GET", "clusters/nope", None, 404, "no cluster"),
+    ("GET", "clusters/%25s%25d", None, 404, "no cluster"),
+    ("DELETE", "clusters/nope", None, 404, "no cluster"),
+]
+
+
+@pytest.mark.parametrize("method, path, body, status, message", BAD)
+def test_bad_input_is_a_4xx_with_a_json_message(fake_server, method, path, body, status, message):
+    r = fake_server.api(method, path, raw=body)
+    assert r.status_code == status, r.text
+    assert message in r.json()["message"]
+
+
+@pytest.mark.parametrize(
+    "body, message",
+    [
+        ('{"workers": -3}', "negative"),
+        ('{"workers": null}', "integer"),
+        ('{"workers": 1, "adapt": {"minimum": 0, "maximum": 1}}', "either"),
+        ('{"adapt": {"minimum": 3, "maximum": 1}}', "larger than"),
+        ('{"adapt": {"minimum": 1, "maximum": 1e9}}', "integer"),
+        ("", "required"),
+        ("{junk", "not valid JSON"),
+    ],
+)
+def test_bad_patch_is_a_400(fake_server, body, message):
+    id = fake_server.api("PUT", "clusters", {}).json()["id"]
+    wait_cluster(fake_server, id, lambda m: m["status"] == "running", timeout=30)
+    r = fake_server.api("PATCH", f"clusters/{id}", raw=body)
+    assert r.status_code == 400, r.text
+    assert message in r.json()["message"]
+    assert fake_server.api("DELETE", f"clusters/{id}").status_code == 200
+
+
+def test_failed_factory_is_a_failed_model_and_the_server_stays_up(tmp_path):
+    env = {"DASK_LABEXTENSION__FACTORY__MODULE": "no_such_module", "DASK_LABEXTENSION__FACTORY__CLASS": "X"}
+    s = JupyterServer(tmp_path, env)
+    try:
+        id = s.api("PUT", "clusters").json()["id"]
+        model = wait_cluster(s, id, lambda m: m["status"] != "starting", timeout=30)
+        assert model["status"] == "failed" and "no_such_module" in model["error"]
+        assert s.api("GET", "clusters").status_code == 200 and s.healthy()
+    finally:
+        s.stop()
+
+
+def test_initial_clusters_start_without_blocking_the_server(tmp_path):
+    initial = json.dumps([{"name": "never ready"}])
+    env = {
+        "DASK_LABEXTENSION__FACTORY__MODULE": "test_manager",
+        "DASK_LABEXTENSION__FACTORY__CLASS": "NeverReady",
+        "DASK_LABEXTENSION__INITIAL": initial,
+    }
+    s = JupyterServer(tmp_path, env)  # healthy while the initial cluster hangs in its start
+    try:
+        models = wait_until(lambda: s.api("GET", "clusters").json(), timeout=30)
+        assert [(m["name"], m["status"]) for m in models] == [("never ready", "starting")]
+    finally:
+        s.stop()
+
+
+@pytest.mark.parametrize("method", ["GET", "PUT", "PATCH", "DELETE"])
+@pytest.mark.parametrize("path", ["health", "clusters", "clusters/x", "clusters/x/jobs", "clusters/x/jobs/1.0", "clusters/x/jobs/1.0/logs"])
+@pytest.mark.parametrize("auth", [None, "token wrong"])
+def test_every_route_needs_jupyter_auth(fake_server, method, path, auth):
+    headers = {"Authorization": auth} if auth else {}
+    r = requests.request(method, fake_server.url + "coffea-casa/" + path, headers=headers, data="{}", timeout=10)
+    assert r.status_code in (401, 403, 405), (r.status_code, r.text)
+    if r.status_code == 405:  # method not routed at all: still nothing without auth
+        assert method not in _spec_methods(path)
+
+
+def _spec():
+    return yaml.safe_load(OPENAPI.read_text())
+
+
+def _spec_methods(path):
+    for template, item in _spec()["paths"].items():
+        if re.fullmatch(re.sub(r"\{[^}]+\}", "[^/]+", template.lstrip("/")), path):
+            return {m.upper() for m in item if m != "parameters"}
+    return set()
+
+
+def test_routes_match_the_openapi_document():
+    from coffea_casa_lab import handlers, proxy
+
+    spec = _spec()
+    routed = {}
+    for pattern, handler in handlers.routes("/") + proxy.routes("/"):
+        path = re.sub(r"\(\?P<(\w+)>[^)]*\)", r"{\1}", pattern.removeprefix("/coffea-casa"))
+        methods = {m for m in ("GET", "PUT", "PATCH", "DELETE", "POST") if _implements(handler, m)}
+        routed[path] = methods
+    documented = {p: {m.upper() for m in item if m != "parameters"} for p, item in spec["paths"].items()}
+    assert routed == documented
+
+
+def _implements(handler, method):
+    from tornado.web import RequestHandler
+
+    impl = getattr(handler, method.lower(), None)
+    return method in handler.SUPPORTED_METHODS and impl is not getattr(RequestHandler, method.lower())
+
+
+def test_fuzz_from_openapi(fake_server, tmp_path):
+    """schemathesis, valid and invalid requests from the document: never a 5xx, every
+    answer as documented, and the server healthy after. Bounded: 25 examples per mode
+    and operation."""
+    import schemathesis
+    from hypothesis import HealthCheck, given, settings, strategies as st
+    from schemathesis.checks import not_a_server_error
+    from schemathesis.specs.openapi.checks import response_schema_conformance, status_code_conformance
+
+    spec = _spec()
+    del spec["paths"]["/dashboard/{cluster_id}/{path}"]  # the proxy has its own tests
+    (tmp_path / "openapi.json").write_text(json.dumps(spec))
+    schema = schemathesis.openapi.from_path(str(tmp_path / "openapi.json"))
+    schema.config.update(base_url=fake_server.url + "coffea-casa")
+    auth = {"Authorization": f"token {fake_server.token}"}
+    checks = [not_a_server_error, status_code_conformance, response_schema_conformance]
+
+    known = fake_server.api("PUT", "clusters", {}).json()["id"]  # so PATCH/DELETE also hit a real id
+    for result in schema.get_all_operations():
+        operation = result.ok()
+        modes = list(schemathesis.GenerationMode)
+        strategies = [operation.as_strategy(mode) for mode in modes]
+        if "{cluster_id}" in operation.path:
+            strategies += [operation.as_strategy(m, path_parameters={"cluster_id": known}) for m in modes]
+        cases = st.one_of(*strategies)
+
+        @settings(max_examples=25, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+        @given(case=cases)
+        def fuzz(case):
+            response = case.call(headers=auth, timeout=30)
+            case.validate_response(response, checks=checks)
+
+        fuzz()
+    assert fake_server.healthy()
+    for m in fake_server.api("GET", "clusters").json():
+        assert fake_server.api("DELETE", f"clusters/{m['id']}").status_code == 200
