@@ -166,7 +166,10 @@ class CoffeaCasaJob(HTCondorJob):
             "--tls-ca-file", tls.CA_FILE, "--tls-cert", tls.CERT_FILE, "--tls-key", key,
         ]
         if nanny_port:
-            worker_extra_args += ["--nanny-port", str(nanny_port)]
+            # The documented port first; where jobs share a host (no per-job network
+            # namespace), the next free one, unless the site only exposes the fixed port.
+            ports = str(nanny_port) if config.get("strict-ports") else f"{nanny_port}:{int(nanny_port) + 99}"
+            worker_extra_args += ["--nanny-port", ports]
         # The docs' config spells job-extra/env-extra/extra; we accept them quietly.
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", FutureWarning)

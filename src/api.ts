@@ -92,6 +92,163 @@ export async function startCluster(
 }
 
 /**
+ * Scale a cluster to a fixed number of workers (this stops adaptivity).
+ */
+export async function scaleCluster(
+  id: string,
+  workers: number,
+  settings?: ServerConnection.ISettings
+): Promise<IClusterModel> {
+  return requestAPI<IClusterModel>(
+    ['clusters', id],
+    { method: 'PATCH', body: JSON.stringify({ workers }) },
+    settings
+  );
+}
+
+/**
+ * Make a cluster adaptive between `minimum` and `maximum` workers.
+ */
+export async function adaptCluster(
+  id: string,
+  adapt: IAdaptModel,
+  settings?: ServerConnection.ISettings
+): Promise<IClusterModel> {
+  return requestAPI<IClusterModel>(
+    ['clusters', id],
+    { method: 'PATCH', body: JSON.stringify({ adapt }) },
+    settings
+  );
+}
+
+/**
+ * Shut a cluster down, its workers and batch jobs included.
+ */
+export async function stopCluster(
+  id: string,
+  settings?: ServerConnection.ISettings
+): Promise<IClusterModel> {
+  return requestAPI<IClusterModel>(
+    ['clusters', id],
+    { method: 'DELETE' },
+    settings
+  );
+}
+
+/**
+ * One plot of a Dask dashboard: a label and its URL, relative to base_url.
+ */
+export interface IDashboardPlot {
+  label: string;
+  /** e.g. `coffea-casa/dashboard/{id}/individual-task-stream`. */
+  path: string;
+}
+
+/**
+ * The dashboard's individual plots (from its `individual-plots.json`), read
+ * through our proxy. Fails when the dashboard does not answer.
+ */
+export async function listDashboardPlots(
+  id: string,
+  settings?: ServerConnection.ISettings
+): Promise<IDashboardPlot[]> {
+  const data = await requestAPI<unknown>(
+    ['dashboard', id, 'individual-plots.json'],
+    {},
+    settings
+  );
+  if (!data || typeof data !== 'object' || Array.isArray(data)) {
+    throw new ApiError('The dashboard sent an unexpected list of plots.');
+  }
+  return Object.entries(data as Record<string, unknown>)
+    .filter(([, route]) => typeof route === 'string')
+    .map(([title, route]) => ({
+      label: title.replace(/^Individual /, ''),
+      path: URLExt.join(
+        API_NAMESPACE,
+        'dashboard',
+        id,
+        String(route).replace(/^\/+/, '')
+      )
+    }))
+    .sort((a, b) => a.label.localeCompare(b.label));
+}
+
+/**
+ * An HTCondor job (one Dask worker) of a cluster.
+ */
+export interface IJobModel {
+  id: string;
+  status: string;
+  host?: string | null;
+  /** ISO 8601, or a Unix time in seconds. */
+  start_time?: string | number | null;
+  worker_name?: string | null;
+}
+
+/**
+ * stdout and stderr of a job.
+ */
+export interface IJobLogs {
+  stdout: string;
+  stderr: string;
+  /** `files`: the job's output files; `dask`: the worker's Dask log. */
+  source?: string;
+}
+
+/** The batch jobs of a cluster. */
+export async function listJobs(
+  id: string,
+  settings?: ServerConnection.ISettings
+): Promise<IJobModel[]> {
+  const data = await requestAPI<unknown>(
+    ['clusters', id, 'jobs'],
+    {},
+    settings
+  );
+  const jobs = Array.isArray(data)
+    ? data
+    : Array.isArray((data as { jobs?: unknown })?.jobs)
+      ? (data as { jobs: unknown[] }).jobs
+      : null;
+  if (!jobs) {
+    throw new ApiError('The server sent an unexpected answer for the jobs.');
+  }
+  return (jobs as IJobModel[]).map(job => ({ ...job, id: String(job.id) }));
+}
+
+/** Kill (condor_rm) one job of a cluster. */
+export async function killJob(
+  id: string,
+  job: string,
+  settings?: ServerConnection.ISettings
+): Promise<void> {
+  await requestAPI<unknown>(
+    ['clusters', id, 'jobs', job],
+    { method: 'DELETE' },
+    settings
+  );
+}
+
+/** stdout and stderr of one job. */
+export async function jobLogs(
+  id: string,
+  job: string,
+  settings?: ServerConnection.ISettings
+): Promise<IJobLogs> {
+  const data = await requestAPI<Partial<IJobLogs>>(
+    ['clusters', id, 'jobs', job, 'logs'],
+    {},
+    settings
+  );
+  return {
+    stdout: data?.stdout ?? '',
+    stderr: data?.stderr ?? '',
+    source: data?.source
+  };
+}
+
+/**
  * Call a coffea-casa route and return its parsed JSON body.
  *
  * Network failures and HTTP errors become `ApiError`s with readable messages.
@@ -101,7 +258,11 @@ export async function requestAPI<T>(
   init: RequestInit = {},
   settings: ServerConnection.ISettings = ServerConnection.makeSettings()
 ): Promise<T> {
-  const url = URLExt.join(settings.baseUrl, API_NAMESPACE, ...path);
+  const url = URLExt.join(
+    settings.baseUrl,
+    API_NAMESPACE,
+    ...path.map(encodeURIComponent)
+  );
   let response: Response;
   try {
     response = await ServerConnection.makeRequest(url, init, settings);

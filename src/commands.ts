@@ -1,10 +1,20 @@
 /**
- * Command ids, registered once in the plugin and reused by the palette,
- * the sidebar buttons and (later) context menus.
+ * Command ids, registered once (see actions.ts) and reused by the palette,
+ * the sidebar buttons and the context menus.
  */
 export namespace CommandIDs {
   export const openSidebar = 'coffea-casa:open-sidebar';
   export const newCluster = 'coffea-casa:new-cluster';
+  export const scaleCluster = 'coffea-casa:scale-cluster';
+  export const shutdownCluster = 'coffea-casa:shutdown-cluster';
+  export const injectClientCode = 'coffea-casa:inject-client-code';
+  export const copySchedulerAddress = 'coffea-casa:copy-scheduler-address';
+  export const openDashboardPlot = 'coffea-casa:open-dashboard-plot';
+  export const openDashboard = 'coffea-casa:open-dashboard';
+  export const showJobs = 'coffea-casa:show-jobs';
+  export const killJob = 'coffea-casa:kill-job';
+  export const showJobLogs = 'coffea-casa:show-job-logs';
+  export const refresh = 'coffea-casa:refresh';
 }
 
 /** Palette category of every coffea-casa command. */

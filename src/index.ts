@@ -3,11 +3,13 @@ import {
   JupyterFrontEnd,
   JupyterFrontEndPlugin
 } from '@jupyterlab/application';
-import { ICommandPalette } from '@jupyterlab/apputils';
+import { ICommandPalette, WidgetTracker } from '@jupyterlab/apputils';
+import { INotebookTracker } from '@jupyterlab/notebook';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 
-import { CommandIDs, PALETTE_CATEGORY } from './commands';
-import { coffeaCasaIcon } from './icons';
+import { registerCommands } from './actions';
+import { CommandIDs } from './commands';
+import { DashboardPane } from './dashboard';
 import {
   ClusterListModel,
   ClusterSidebar,
@@ -24,43 +26,78 @@ const plugin: JupyterFrontEndPlugin<void> = {
   description:
     'Dask clusters on coffea-casa (HTCondor or local) in the sidebar.',
   autoStart: true,
-  optional: [ILayoutRestorer, ICommandPalette, ISettingRegistry],
+  optional: [
+    ILayoutRestorer,
+    ICommandPalette,
+    ISettingRegistry,
+    INotebookTracker
+  ],
   activate: (
     app: JupyterFrontEnd,
     restorer: ILayoutRestorer | null,
     palette: ICommandPalette | null,
-    settingRegistry: ISettingRegistry | null
+    settingRegistry: ISettingRegistry | null,
+    notebooks: INotebookTracker | null
   ) => {
     const model = new ClusterListModel({
       serverSettings: app.serviceManager.serverSettings
     });
     const sidebar = new ClusterSidebar({ model, commands: app.commands });
-
-    app.commands.addCommand(CommandIDs.openSidebar, {
-      label: 'Show Dask Clusters',
-      caption: 'Open the Dask clusters (coffea-casa) sidebar',
-      icon: args => (args.isPalette ? undefined : coffeaCasaIcon),
-      execute: () => app.shell.activateById(sidebar.id)
+    const panes = new WidgetTracker<DashboardPane>({
+      namespace: 'coffea-casa-dashboard'
     });
-    app.commands.addCommand(CommandIDs.newCluster, {
-      label: 'New Dask Cluster',
-      caption: 'Start a new Dask cluster',
-      isEnabled: () => !model.starting,
-      execute: () => model.startCluster()
-    });
-    if (palette) {
-      for (const command of [CommandIDs.openSidebar, CommandIDs.newCluster]) {
-        palette.addItem({ command, category: PALETTE_CATEGORY });
-      }
-    }
+    registerCommands(app, { model, sidebar, palette, notebooks, panes });
 
     app.shell.add(sidebar, 'left', { rank: 200 });
-    restorer?.add(sidebar, sidebar.id);
+    if (restorer) {
+      restorer.add(sidebar, sidebar.id);
+      void restorer.restore(panes, {
+        command: CommandIDs.openDashboardPlot,
+        args: pane => ({
+          id: pane.clusterId,
+          path: pane.path,
+          label: pane.title.label
+        }),
+        name: pane => pane.path
+      });
+    }
+    // Dashboard panes need the list fresh even while the sidebar is closed.
+    panes.widgetAdded.connect((_, pane) => {
+      model.keepAlive = true;
+      pane.disposed.connect(
+        () =>
+          void Promise.resolve().then(() => (model.keepAlive = panes.size > 0))
+      );
+    });
+
+    // Setting `defaultPanes`: plots opened when a cluster's dashboard first answers.
+    let defaultPanes: string[] = [];
+    const opened = new Set<string>();
+    model.dashboardChanged.connect((_, dashboard) => {
+      const id = dashboard.clusterId;
+      if (!dashboard.active || !id || opened.has(id) || !defaultPanes.length) {
+        return;
+      }
+      opened.add(id);
+      for (const plot of dashboard.plots) {
+        if (defaultPanes.includes(plot.label)) {
+          void app.commands.execute(CommandIDs.openDashboardPlot, {
+            id,
+            path: plot.path,
+            label: plot.label
+          });
+        }
+      }
+    });
 
     if (settingRegistry) {
       const apply = (settings: ISettingRegistry.ISettings) => {
         const interval = settings.get('pollInterval').composite as number;
         model.pollInterval = interval ?? DEFAULT_POLL_INTERVAL;
+        defaultPanes =
+          (settings.get('defaultPanes').composite as string[]) ?? [];
+        sidebar.hideClusterManager =
+          !!settings.get('hideClusterManager').composite;
       };
       settingRegistry
         .load(PLUGIN_ID)

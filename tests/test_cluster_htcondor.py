@@ -1,8 +1,7 @@
 """CoffeaCasaCluster on HTCondor, through the test double: the same scenarios as locally.
 
-The double runs every job on this host, so a pinned nanny port would collide
-between jobs: these tests pass nanny_port=None (a real execute node gives each
-docker job its own network namespace).
+The double runs every job on this host, so jobs share the nanny's documented port
+8001: the second takes the next free one, as it would on a shared execute node.
 """
 
 import subprocess
@@ -19,7 +18,7 @@ from conftest import wait_until
 
 @pytest.fixture
 def cluster(condor_double):
-    cluster = CoffeaCasaCluster(nanny_port=None, cores=1, memory="1 GiB")
+    cluster = CoffeaCasaCluster(cores=1, memory="1 GiB")
     yield cluster
     cluster.close()
 
@@ -52,6 +51,7 @@ def test_worker_job_sees_secrets_only_by_sandbox_names(cluster, condor_double):
     script = cluster.job_script()
     arguments = next(line for line in script.splitlines() if line.startswith("Arguments"))
     assert "--tls-ca-file ca.pem" in arguments and "--tls-cert hostcert.pem" in arguments
+    assert "--nanny-port 8001:8100" in arguments
     assert secrets not in arguments and "BEGIN" not in arguments
     assert "Environment" not in script or secrets not in script.split("Environment", 1)[1].splitlines()[0]
 
@@ -83,7 +83,7 @@ SCRIPT = textwrap.dedent(
     from coffea_casa import CoffeaCasaCluster
 
     if __name__ == "__main__":
-        cluster = CoffeaCasaCluster(nanny_port=None, cores=1, memory="1 GiB")
+        cluster = CoffeaCasaCluster(cores=1, memory="1 GiB")
         cluster.scale(2)
         cluster.wait_for_workers(2)
         print("ready", flush=True)

@@ -57,7 +57,7 @@ def test_local_workers_import_the_users_requirements(requirements, local_backend
 
 def test_htcondor_jobs_ship_and_install_the_users_requirements(requirements, condor_double):
     req, value = requirements
-    with CoffeaCasaCluster(nanny_port=None, cores=1, memory="1 GiB") as cluster, Client(cluster) as client:
+    with CoffeaCasaCluster(cores=1, memory="1 GiB") as cluster, Client(cluster) as client:
         assert str(req) in cluster.settings["job_extra"]["transfer_input_files"]
         cluster.scale(1)
         assert client.submit(*IMPORT_TINY, pure=False).result(timeout=180) == value

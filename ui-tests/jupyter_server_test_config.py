@@ -4,9 +4,48 @@ Never use this configuration in production: galata's helper removes the
 token, the password and the XSRF checks.
 """
 
-from jupyterlab.galata import configure_jupyter_server
+import os
+import sys
+
+# The repository's packages (coffea_casa_lab, coffea_casa), for this server and
+# its kernels, even where the project is not pip-installed into the venv.
+_REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if _REPO not in sys.path:
+    sys.path.insert(0, _REPO)
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    p for p in (_REPO, os.environ.get("PYTHONPATH")) if p
+)
+
+# Before anything imports dask: the embedded local backend, small workers, and
+# a loopback contact address (tests run in a loopback-only network namespace).
+# The kernels inherit these, so injected client code finds the same cluster.
+os.environ.setdefault("DASK_COFFEA_CASA__BACKEND", "local")
+os.environ.setdefault("DASK_COFFEA_CASA__EXTERNAL_ADDRESS", "127.0.0.2")
+os.environ.setdefault("DASK_JOBQUEUE__COFFEA_CASA__CORES", "1")
+os.environ.setdefault("DASK_JOBQUEUE__COFFEA_CASA__MEMORY", "1 GiB")
+# + NEW starts one worker (the shipped labextension default starts none).
+os.environ.setdefault("DASK_LABEXTENSION__DEFAULT__WORKERS", "1")
+
+# A second server (port 8889) runs the HTCondor backend on the repository's
+# HTCondor test double (tests/condor_double): condor_submit/condor_q/condor_rm
+# on PATH, a fresh queue per server, jobs running on this host.
+if os.environ.get("COFFEA_CASA_UI_BACKEND") == "htcondor":
+    import tempfile
+
+    os.environ["DASK_COFFEA_CASA__BACKEND"] = "htcondor"
+    _DOUBLE = os.path.join(_REPO, "tests", "condor_double")
+    os.environ["PATH"] = os.path.join(_DOUBLE, "bin") + os.pathsep + os.environ["PATH"]
+    os.environ["CONDOR_DOUBLE_STATE"] = tempfile.mkdtemp(prefix="condor-double-ui-")
+    os.environ["CONDOR_DOUBLE_PYTHON"] = sys.executable
+    # Every job of the double runs on this one host: the facility's fixed nanny
+    # port (8001, one worker per container there) would collide from job two on.
+    os.environ["DASK_LABEXTENSION__FACTORY__KWARGS__NANNY_PORT"] = "None"
+
+from jupyterlab.galata import configure_jupyter_server  # noqa: E402
 
 configure_jupyter_server(c)  # noqa: F821
+if os.environ.get("COFFEA_CASA_UI_BACKEND") == "htcondor":
+    c.ServerApp.port = 8889  # noqa: F821
 
 # Tests run as root here and in CI.
 c.ServerApp.allow_root = True  # noqa: F821

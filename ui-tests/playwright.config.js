@@ -13,6 +13,7 @@ const base = require('@jupyterlab/galata/lib/playwright-config');
 
 const BASE_PATH = '/user/alice/'; // keep in sync with jupyter_server_test_config.py
 const ORIGIN = 'http://localhost:8888';
+const HTCONDOR_ORIGIN = 'http://localhost:8889'; // tests/jobs.spec.ts
 
 module.exports = {
   ...base,
@@ -35,10 +36,19 @@ module.exports = {
       ]
     }
   },
-  webServer: {
-    command: 'jlpm start',
-    url: `${ORIGIN}${BASE_PATH}lab`,
-    timeout: 120000,
-    reuseExistingServer: !process.env.CI
-  }
+  webServer: [
+    {
+      command: 'jlpm start',
+      url: `${ORIGIN}${BASE_PATH}lab`,
+      timeout: 120000,
+      reuseExistingServer: !process.env.CI
+    },
+    {
+      // The same, on the HTCondor test double (see jupyter_server_test_config.py).
+      command: 'jlpm start:htcondor',
+      url: `${HTCONDOR_ORIGIN}${BASE_PATH}lab`,
+      timeout: 120000,
+      reuseExistingServer: !process.env.CI
+    }
+  ]
 };

@@ -1,17 +1,46 @@
 import * as React from 'react';
 
 import { IClusterModel } from '../api';
+import { handleCardPress } from './drag';
 import { formatBytes } from './format';
 
+export interface IClusterCardProps {
+  cluster: IClusterModel;
+  selected: boolean;
+  busy: boolean;
+  /** Why the last action on this cluster failed, if it did. */
+  actionError?: string;
+  onSelect: () => void;
+  onScale: () => void;
+  onShutdown: () => void;
+  onJobs: () => void;
+}
+
 /**
- * One cluster: name, status, backend, scheduler address and resources.
+ * One cluster: name, status, backend, scheduler address, resources, a
+ * progress bar while workers come up, and its Scale and Shutdown buttons.
+ * Right-click opens the cluster's context menu; drag it into a notebook to
+ * insert client code.
  */
-export function ClusterCard(props: { cluster: IClusterModel }): JSX.Element {
-  const { cluster } = props;
+export function ClusterCard(props: IClusterCardProps): JSX.Element {
+  const { cluster, selected, busy } = props;
+  const running = cluster.status === 'running';
   return (
     <li
-      className={`jp-CoffeaCasa-card jp-mod-${cluster.status}`}
+      className={
+        `jp-CoffeaCasa-card jp-mod-${cluster.status}` +
+        (selected ? ' jp-mod-selected' : '')
+      }
       data-cluster-id={cluster.id}
+      aria-selected={selected}
+      title={
+        cluster.scheduler_address
+          ? 'Drag into a notebook, or right-click, to insert client code'
+          : undefined
+      }
+      onClick={props.onSelect}
+      onContextMenu={props.onSelect}
+      onMouseDown={event => handleCardPress(event, cluster)}
     >
       <div className="jp-CoffeaCasa-cardHeader">
         <span className="jp-CoffeaCasa-cardName" title={cluster.id}>
@@ -23,32 +52,101 @@ export function ClusterCard(props: { cluster: IClusterModel }): JSX.Element {
       </div>
       <dl className="jp-CoffeaCasa-cardFields">
         <dt>Backend</dt>
-        <dd>{cluster.backend}</dd>
+        <dd className="jp-CoffeaCasa-backend">
+          {cluster.backend === 'htcondor' ? 'HTCondor' : 'local'}
+        </dd>
         <dt>Scheduler</dt>
         <dd className="jp-CoffeaCasa-address" title={cluster.scheduler_address}>
           {cluster.scheduler_address || '—'}
         </dd>
         <dt>Workers</dt>
-        <dd>{workersText(cluster)}</dd>
+        <dd className="jp-CoffeaCasa-workers">{workersText(cluster)}</dd>
+        {cluster.adapt && (
+          <>
+            <dt>Adaptive</dt>
+            <dd className="jp-CoffeaCasa-adapt">
+              {cluster.adapt.minimum} – {cluster.adapt.maximum} workers
+            </dd>
+          </>
+        )}
         <dt>Cores</dt>
-        <dd>{cluster.cores}</dd>
+        <dd className="jp-CoffeaCasa-cores">{cluster.cores}</dd>
         <dt>Memory</dt>
-        <dd>{formatBytes(cluster.memory_bytes)}</dd>
+        <dd className="jp-CoffeaCasa-memory">
+          {formatBytes(cluster.memory_bytes)}
+        </dd>
       </dl>
+      <WorkerProgress cluster={cluster} />
       {cluster.error && (
         <div className="jp-CoffeaCasa-cardError" role="alert">
           {cluster.error}
         </div>
       )}
+      {props.actionError && (
+        <div className="jp-CoffeaCasa-cardError" role="alert">
+          {props.actionError}
+        </div>
+      )}
+      <div className="jp-CoffeaCasa-cardButtons">
+        <button
+          className="jp-Button jp-mod-styled jp-mod-reject"
+          disabled={!running}
+          onClick={props.onJobs}
+          title="The cluster's HTCondor jobs"
+        >
+          Jobs
+        </button>
+        <button
+          className="jp-Button jp-mod-styled jp-mod-reject"
+          disabled={!running || busy}
+          onClick={props.onScale}
+        >
+          Scale
+        </button>
+        <button
+          className="jp-Button jp-mod-styled jp-mod-warn"
+          disabled={busy}
+          onClick={props.onShutdown}
+        >
+          Shutdown
+        </button>
+      </div>
     </li>
   );
 }
 
-function workersText(cluster: IClusterModel): string {
-  if (cluster.adapt) {
-    const { minimum, maximum } = cluster.adapt;
-    return `${cluster.workers} (adaptive ${minimum}–${maximum})`;
+/**
+ * While the cluster starts, or workers are requested but not connected yet.
+ */
+function WorkerProgress(props: { cluster: IClusterModel }): JSX.Element | null {
+  const { cluster } = props;
+  if (cluster.status === 'starting') {
+    return (
+      <div className="jp-CoffeaCasa-progress">
+        <progress aria-label="Starting the scheduler" />
+        <span>Starting the scheduler…</span>
+      </div>
+    );
   }
+  const wanted = cluster.requested_workers;
+  if (cluster.status !== 'running' || wanted <= cluster.workers) {
+    return null;
+  }
+  return (
+    <div className="jp-CoffeaCasa-progress">
+      <progress
+        aria-label="Workers connected"
+        max={wanted}
+        value={cluster.workers}
+      />
+      <span>
+        {cluster.workers} / {wanted} workers up
+      </span>
+    </div>
+  );
+}
+
+export function workersText(cluster: IClusterModel): string {
   if (cluster.requested_workers !== cluster.workers) {
     return `${cluster.workers} of ${cluster.requested_workers} requested`;
   }

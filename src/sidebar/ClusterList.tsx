@@ -5,27 +5,34 @@ import { ClusterCard } from './ClusterCard';
 
 export interface IClusterListProps {
   clusters: ReadonlyArray<IClusterModel>;
+  selectedId: string | null;
   /** Why the list could not be fetched, if it could not. */
   error: string | null;
   /** Why the last action failed, if it did. */
   actionError: string | null;
   loaded: boolean;
   canStart: boolean;
+  isBusy: (id: string) => boolean;
+  cardError: (id: string) => string | undefined;
   onNewCluster: () => void;
   onRetry: () => void;
+  onSelect: (id: string) => void;
+  onScale: (id: string) => void;
+  onShutdown: (id: string) => void;
+  onJobs: (id: string) => void;
 }
 
 export const EMPTY_MESSAGE =
   'No clusters yet. Press + NEW to start one, or create a CoffeaCasaCluster in a notebook.';
 
 /**
- * The sidebar panel: a header with the + NEW button, error lines, and the
+ * The cluster manager: a header with the + NEW button, error lines, and the
  * cluster cards (or an empty state).
  */
 export function ClusterList(props: IClusterListProps): JSX.Element {
   const { clusters, error, actionError, loaded } = props;
   return (
-    <div className="jp-CoffeaCasa-panel">
+    <section className="jp-CoffeaCasa-clusters" aria-label="Dask clusters">
       <header className="jp-CoffeaCasa-header">
         <h2 className="jp-CoffeaCasa-title">Dask clusters</h2>
         <button
@@ -46,11 +53,21 @@ export function ClusterList(props: IClusterListProps): JSX.Element {
       {clusters.length > 0 && (
         <ul className="jp-CoffeaCasa-cards">
           {clusters.map(cluster => (
-            <ClusterCard key={cluster.id} cluster={cluster} />
+            <ClusterCard
+              key={cluster.id}
+              cluster={cluster}
+              selected={cluster.id === props.selectedId}
+              busy={props.isBusy(cluster.id)}
+              actionError={props.cardError(cluster.id)}
+              onSelect={() => props.onSelect(cluster.id)}
+              onScale={() => props.onScale(cluster.id)}
+              onShutdown={() => props.onShutdown(cluster.id)}
+              onJobs={() => props.onJobs(cluster.id)}
+            />
           ))}
         </ul>
       )}
-    </div>
+    </section>
   );
 }
 

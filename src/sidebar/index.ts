@@ -1,2 +1,3 @@
 export * from './model';
+export * from './ScaleDialog';
 export * from './widget';

@@ -4,6 +4,7 @@ import { Message } from '@lumino/messaging';
 import * as React from 'react';
 
 import { CommandIDs } from '../commands';
+import { DashboardLauncher } from '../dashboard';
 import { coffeaCasaIcon } from '../icons';
 import { ClusterList } from './ClusterList';
 import { ClusterListModel } from './model';
@@ -11,7 +12,8 @@ import { ClusterListModel } from './model';
 export const SIDEBAR_ID = 'coffea-casa-lab-sidebar';
 
 /**
- * The left-sidebar panel listing the Dask clusters.
+ * The left-sidebar panel: dashboard buttons of the selected cluster, then
+ * the cluster manager (cards). Every action goes through a command.
  */
 export class ClusterSidebar extends ReactWidget {
   constructor(options: ClusterSidebar.IOptions) {
@@ -26,6 +28,15 @@ export class ClusterSidebar extends ReactWidget {
 
   readonly model: ClusterListModel;
 
+  /** Show only the dashboard buttons (setting `hideClusterManager`). */
+  get hideClusterManager(): boolean {
+    return this._hideClusterManager;
+  }
+  set hideClusterManager(value: boolean) {
+    this._hideClusterManager = value;
+    this.update();
+  }
+
   protected onAfterShow(msg: Message): void {
     super.onAfterShow(msg);
     this.model.visible = true;
@@ -39,24 +50,56 @@ export class ClusterSidebar extends ReactWidget {
   render(): JSX.Element {
     const model = this.model;
     const commands = this._commands;
+    const run = (command: string, args: Record<string, string> = {}) =>
+      void commands.execute(command, args);
     return (
       <UseSignal signal={model.changed}>
-        {() => (
-          <ClusterList
-            clusters={model.clusters}
-            error={model.error}
-            actionError={model.actionError}
-            loaded={model.loaded}
-            canStart={commands.isEnabled(CommandIDs.newCluster)}
-            onNewCluster={() => void commands.execute(CommandIDs.newCluster)}
-            onRetry={() => void model.refresh()}
-          />
-        )}
+        {() => {
+          const dashboard = model.dashboard;
+          const selected = model.selected;
+          return (
+            <div className="jp-CoffeaCasa-panel">
+              <DashboardLauncher
+                plots={dashboard.plots}
+                active={
+                  dashboard.active && dashboard.clusterId === selected?.id
+                }
+                clusterName={selected?.name ?? null}
+                onOpen={plot =>
+                  run(CommandIDs.openDashboardPlot, {
+                    id: dashboard.clusterId ?? '',
+                    path: plot.path,
+                    label: plot.label
+                  })
+                }
+              />
+              {!this._hideClusterManager && (
+                <ClusterList
+                  clusters={model.clusters}
+                  selectedId={selected?.id ?? null}
+                  error={model.error}
+                  actionError={model.actionError}
+                  loaded={model.loaded}
+                  canStart={commands.isEnabled(CommandIDs.newCluster)}
+                  isBusy={id => model.isBusy(id)}
+                  cardError={id => model.cardError(id)}
+                  onNewCluster={() => run(CommandIDs.newCluster)}
+                  onRetry={() => void model.refresh()}
+                  onSelect={id => model.select(id)}
+                  onScale={id => run(CommandIDs.scaleCluster, { id })}
+                  onShutdown={id => run(CommandIDs.shutdownCluster, { id })}
+                  onJobs={id => run(CommandIDs.showJobs, { id })}
+                />
+              )}
+            </div>
+          );
+        }}
       </UseSignal>
     );
   }
 
   private _commands: CommandRegistry;
+  private _hideClusterManager = false;
 }
 
 export namespace ClusterSidebar {

@@ -1,0 +1,2 @@
+export * from './DashboardLauncher';
+export * from './pane';

@@ -1,0 +1,2 @@
+export * from './JobLogs';
+export * from './JobsPanel';
