@@ -31,7 +31,7 @@ bench: install
 $(VENV)/.installed: pyproject.toml package.json
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q -U pip
-	$(BIN)/pip install -q -e ".[test]"
+	$(BIN)/pip install -q -e ".[test,analysis]"
 	touch $@
 
 # The editable install builds the extension once; rebuild and link it when the sources change.
