@@ -121,6 +121,34 @@ class JobLogsHandler(BaseHandler):
         self.reply(await condor.logs(self.manager.cluster(cluster_id), job_id))
 
 
+class ReportHandler(BaseHandler):
+    @web.authenticated
+    async def post(self, cluster_id):
+        self.reply(await self.manager.start_report(cluster_id))
+
+    @web.authenticated
+    async def delete(self, cluster_id):
+        self.reply(await self.manager.stop_report(cluster_id, self.settings["server_root_dir"]))
+
+
+class PackagesHandler(BaseHandler):
+    @web.authenticated
+    async def post(self, cluster_id):
+        body = self.body(required=True)
+        if set(body) != {"packages"}:
+            self.fail(400, 'send {"packages": ["requirement", ...]}')
+        self.reply(await self.manager.install_packages(cluster_id, body["packages"]))
+
+
+class FilesHandler(BaseHandler):
+    @web.authenticated
+    async def post(self, cluster_id):
+        body = self.body(required=True)
+        if set(body) != {"path"}:
+            self.fail(400, 'send {"path": "file.py"} (relative to the server\'s root folder)')
+        self.reply(await self.manager.upload_file(cluster_id, body["path"], self.settings["server_root_dir"]))
+
+
 def routes(base_url):
     base = url_path_join(base_url, "coffea-casa")
     return [
@@ -128,6 +156,9 @@ def routes(base_url):
         (url_path_join(base, "clusters"), ClustersHandler),
         (url_path_join(base, "clusters", ID), ClusterHandler),
         (url_path_join(base, "clusters", ID, "jobs"), JobsHandler),
+        (url_path_join(base, "clusters", ID, "performance-report"), ReportHandler),
+        (url_path_join(base, "clusters", ID, "packages"), PackagesHandler),
+        (url_path_join(base, "clusters", ID, "files"), FilesHandler),
         (url_path_join(base, "clusters", ID, "jobs", JOB), JobHandler),
         (url_path_join(base, "clusters", ID, "jobs", JOB, "logs"), JobLogsHandler),
     ]

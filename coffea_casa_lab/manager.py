@@ -10,7 +10,11 @@ import asyncio
 import importlib
 import logging
 import math
+import os
+import re
+import time
 import uuid
+from pathlib import Path
 from urllib.parse import urlparse
 
 import dask.config
@@ -122,6 +126,7 @@ class _Entry:
         self.status, self.error = STARTING, None
         self.cluster = None
         self.task = None
+        self.report = None  # {"start", "last_count"} while recording a performance report
 
 
 class ClusterManager:
@@ -283,6 +288,7 @@ class ClusterManager:
             "memory_bytes": sum(w.get("memory_limit", 0) or 0 for w in workers),
             "adapt": adapt,
             "requested_workers": _planned(cluster),
+            "recording": entry.report is not None,
         }
         if entry.error:
             model["error"] = entry.error
@@ -303,6 +309,111 @@ class ClusterManager:
     def cluster(self, id):
         """The cluster object of a running cluster (for jobs and logs)."""
         return self._get(id, running=True).cluster
+
+    # --- performance reports, packages and files (docs chapters 2 and 3.4) ---------------
+    async def start_report(self, id):
+        """Start recording a Dask performance report, as distributed's `performance_report` does."""
+        entry = self._get(id, running=True)
+        if entry.report is not None:
+            raise ClusterError(f"cluster {id} is already recording a performance report", 409)
+        entry.report = {}  # taken now: a second start while this one awaits is refused
+        try:
+            async with _client(entry.cluster) as client:
+                last_count = await client.run_on_scheduler(lambda dask_scheduler: dask_scheduler.monitor.count)
+                await client.get_task_stream(start=0, stop=0)  # makes the scheduler record the task stream
+            entry.report = {"start": time.time(), "last_count": last_count}
+        except Exception as e:
+            entry.report = None
+            raise ClusterError(f"cannot start recording on cluster {id}: {e}", 502) from None
+        return self.model(id)
+
+    async def stop_report(self, id, root_dir):
+        """Save the report since start_report as HTML; {"path": relative to root_dir (or None), "file"}."""
+        entry = self._get(id, running=True)
+        report = entry.report
+        if not report:
+            raise ClusterError(f"cluster {id} is not recording a performance report", 409)
+        entry.report = None
+        root = Path(root_dir).expanduser().resolve()
+        folder = root / os.path.expanduser(dask.config.get("coffea-casa.performance-report-dir", None) or ".")
+        name = re.sub(r"[^\w.-]+", "-", entry.name).strip("-.") or entry.id
+        file = folder.resolve() / f"dask-report-{name}-{time.strftime('%Y%m%d-%H%M%S')}.html"
+        try:
+            async with _client(entry.cluster) as client:
+                html = await client.scheduler.performance_report(
+                    start=report["start"], last_count=report["last_count"],
+                    code=f"# Recorded from the coffea-casa sidebar: cluster {entry.name} ({entry.id})",
+                    mode="inline",  # bokeh's JavaScript inside the file: it renders offline too
+                )
+            file.parent.mkdir(parents=True, exist_ok=True)
+            file.write_text(html, encoding="utf-8")
+        except Exception as e:
+            raise ClusterError(f"cannot save the performance report of cluster {id}: {e}", 502) from None
+        self.log.info("performance report of cluster %s saved to %s", id, file)
+        path = file.relative_to(root).as_posix() if file.is_relative_to(root) else None
+        return {"path": path, "file": str(file)}
+
+    async def install_packages(self, id, packages):
+        """Register distributed's PipInstall plugin: running workers install now, new ones on start."""
+        from distributed.diagnostics.plugin import PipInstall
+
+        entry = self._get(id, running=True)
+        packages = check_packages(packages)
+        try:
+            async with _client(entry.cluster) as client:
+                await client.register_plugin(PipInstall(packages=packages))
+        except Exception as e:
+            raise ClusterError(f"installing {' '.join(packages)} on cluster {id} failed: {e}", 502) from None
+        self.log.info("cluster %s: installed %s on its workers", id, packages)
+        return self.model(id)
+
+    async def upload_file(self, id, path, root_dir):
+        """distributed's upload_file for a file inside root_dir (`path` is relative to it)."""
+        from distributed.diagnostics.plugin import UploadFile
+
+        entry = self._get(id, running=True)
+        if not isinstance(path, str) or not path or "\0" in path:
+            raise ClusterError("path must be a file path relative to the server's root folder")
+        root = Path(root_dir).expanduser().resolve()
+        file = (root / path).resolve()
+        if not file.is_relative_to(root):
+            raise ClusterError(f"{path!r} is outside the server's root folder")
+        if file.suffix not in UPLOADABLE:
+            raise ClusterError(f"only {', '.join(UPLOADABLE)} files can be sent to workers, not {path!r}")
+        if not file.is_file():
+            raise ClusterError(f"no file {path!r}", 404)
+        try:
+            async with _client(entry.cluster) as client:
+                # Only the workers' half of Client.upload_file: the scheduler runs inside this
+                # Jupyter server, which must not import the user's module. A stable name: sending
+                # the file again replaces it (and workers re-import it).
+                await client.register_plugin(UploadFile(str(file)), name=f"upload-file-{file.name}")
+        except Exception as e:
+            raise ClusterError(f"sending {path} to the workers of cluster {id} failed: {e}", 502) from None
+        return self.model(id)
+
+
+MAX_PACKAGES = 100
+UPLOADABLE = (".py", ".egg", ".zip")  # what distributed's upload_file puts on the workers' sys.path
+
+
+def check_packages(packages):
+    """A non-empty list of pip requirement strings (no pip options)."""
+    if (not isinstance(packages, list) or not 0 < len(packages) <= MAX_PACKAGES
+            or not all(isinstance(p, str) and p.strip() and len(p) <= 1000 for p in packages)):
+        raise ClusterError(f"packages must be a list of 1 to {MAX_PACKAGES} requirement strings")
+    packages = [p.strip() for p in packages]
+    if any(p.startswith("-") for p in packages):
+        raise ClusterError("packages are requirements, not pip options")
+    return packages
+
+
+def _client(cluster):
+    """An asynchronous Client of the cluster, with the cluster's own TLS settings."""
+    from distributed import Client
+
+    return Client(cluster.scheduler_address, security=getattr(cluster, "security", None),
+                  asynchronous=True, set_as_default=False, timeout=30)
 
 
 def _planned(cluster):

@@ -13,6 +13,7 @@ import {
   WidgetTracker
 } from '@jupyterlab/apputils';
 import { URLExt } from '@jupyterlab/coreutils';
+import { IFileBrowserFactory } from '@jupyterlab/filebrowser';
 import { INotebookTracker } from '@jupyterlab/notebook';
 import { ReadonlyPartialJSONObject } from '@lumino/coreutils';
 
@@ -22,7 +23,12 @@ import { DashboardPane } from './dashboard';
 import { coffeaCasaIcon } from './icons';
 import { injectClientCode } from './inject';
 import { JobLogsView, JobsPanel } from './jobs';
-import { ClusterListModel, ClusterSidebar, showScaleDialog } from './sidebar';
+import {
+  ClusterListModel,
+  ClusterSidebar,
+  showPackagesDialog,
+  showScaleDialog
+} from './sidebar';
 
 export interface IActionOptions {
   model: ClusterListModel;
@@ -31,6 +37,8 @@ export interface IActionOptions {
   notebooks: INotebookTracker | null;
   /** Tracks dashboard panes (for layout restoration). */
   panes: WidgetTracker<DashboardPane>;
+  /** For "Send File to Dask Workers" on a file of the file browser. */
+  browsers: IFileBrowserFactory | null;
 }
 
 const CARD_SELECTOR = '.jp-CoffeaCasa-card';
@@ -39,7 +47,7 @@ export function registerCommands(
   app: JupyterFrontEnd,
   options: IActionOptions
 ): void {
-  const { model, sidebar, palette, notebooks, panes } = options;
+  const { model, sidebar, palette, notebooks, panes, browsers } = options;
   const { commands } = app;
   const baseUrl = app.serviceManager.serverSettings.baseUrl;
 
@@ -302,11 +310,121 @@ export function registerCommands(
     }
   });
 
+  commands.addCommand(CommandIDs.toggleReport, {
+    label: 'Record Performance Report',
+    caption:
+      'Record a Dask performance report; stopping saves it and opens it in a tab',
+    isEnabled: isRunning,
+    isToggled: args => !!target(args)?.recording,
+    execute: async args => {
+      const cluster = target(args);
+      if (!cluster) {
+        return noCluster();
+      }
+      if (!cluster.recording) {
+        return model.startReport(cluster.id);
+      }
+      const saved = await model.stopReport(cluster.id);
+      if (saved?.path) {
+        const widget = await commands.execute('docmanager:open', {
+          path: saved.path,
+          factory: 'HTML Viewer'
+        });
+        // Dask's own report of the user's cluster: trusted (the HTML viewer's
+        // `trusted`), so its plots (bokeh scripts, inline in the file) run.
+        const viewer = widget as { trusted?: boolean } | undefined;
+        if (viewer && 'trusted' in viewer) {
+          viewer.trusted = true;
+        }
+        return widget;
+      }
+      if (saved) {
+        Notification.info(`Performance report saved to ${saved.file}`, {
+          autoClose: false
+        });
+      }
+    }
+  });
+
+  commands.addCommand(CommandIDs.installPackages, {
+    label: 'Install Packages on Dask Workers…',
+    caption: "pip install requirements on the cluster's workers (PipInstall)",
+    isEnabled: isRunning,
+    execute: async args => {
+      const cluster = target(args);
+      if (!cluster) {
+        return noCluster();
+      }
+      const packages = Array.isArray(args.packages)
+        ? (args.packages as string[])
+        : await showPackagesDialog(cluster);
+      if (!packages) {
+        return false;
+      }
+      const done = await model.installPackages(cluster.id, packages);
+      if (done) {
+        Notification.success(
+          `Installed on the workers of ${cluster.name}: ${packages.join(', ')}`,
+          { autoClose: 5000 }
+        );
+      }
+      return done;
+    }
+  });
+
+  /** The `path` argument, or the .py file selected in the file browser. */
+  const fileOf = (args: ReadonlyPartialJSONObject): string | null => {
+    if (typeof args.path === 'string' && args.path) {
+      return args.path;
+    }
+    const browser = browsers?.tracker.currentWidget;
+    const item = browser ? browser.selectedItems().next() : undefined;
+    return item && !item.done && item.value.type !== 'directory'
+      ? item.value.path
+      : null;
+  };
+
+  commands.addCommand(CommandIDs.sendFile, {
+    label: 'Send File to Dask Workers',
+    caption:
+      "upload_file: the selected cluster's workers can import this module",
+    execute: async args => {
+      const path = fileOf(args);
+      if (!model.loaded) {
+        await model.refresh(); // the sidebar may never have been opened
+      }
+      const cluster = target(args);
+      if (cluster?.status !== 'running') {
+        return noCluster();
+      }
+      if (!path) {
+        Notification.warning('Choose a .py file in the file browser first.', {
+          autoClose: 5000
+        });
+        return false;
+      }
+      const done = await model.sendFile(cluster.id, path);
+      if (done) {
+        Notification.success(`Sent ${path} to the workers of ${cluster.name}`, {
+          autoClose: 5000
+        });
+      }
+      return done;
+    }
+  });
+  app.contextMenu.addItem({
+    command: CommandIDs.sendFile,
+    selector: '.jp-DirListing-item[data-file-type="python"]',
+    rank: 50
+  });
+
   const cardItems = [
     CommandIDs.injectClientCode,
     CommandIDs.copySchedulerAddress,
     CommandIDs.scaleCluster,
     CommandIDs.showJobs,
+    CommandIDs.toggleReport,
+    CommandIDs.installPackages,
     CommandIDs.openDashboard,
     CommandIDs.shutdownCluster
   ];
@@ -319,7 +437,8 @@ export function registerCommands(
       CommandIDs.openSidebar,
       CommandIDs.newCluster,
       CommandIDs.refresh,
-      ...cardItems
+      ...cardItems,
+      CommandIDs.sendFile
     ]) {
       palette.addItem({ command, category: PALETTE_CATEGORY });
     }

@@ -33,6 +33,8 @@ export interface IClusterModel {
   memory_bytes: number;
   adapt?: IAdaptModel | null;
   requested_workers: number;
+  /** A performance report is being recorded. */
+  recording?: boolean;
 }
 
 export type ClusterModel = IClusterModel;
@@ -131,6 +133,64 @@ export async function stopCluster(
   return requestAPI<IClusterModel>(
     ['clusters', id],
     { method: 'DELETE' },
+    settings
+  );
+}
+
+/** Where a saved performance report is. */
+export interface IReportLocation {
+  /** Relative to the server's root_dir (what the file browser opens), or null if outside it. */
+  path: string | null;
+  /** Absolute path on the server. */
+  file: string;
+}
+
+/** Start recording a Dask performance report on a cluster. */
+export async function startReport(
+  id: string,
+  settings?: ServerConnection.ISettings
+): Promise<IClusterModel> {
+  return requestAPI<IClusterModel>(
+    ['clusters', id, 'performance-report'],
+    { method: 'POST' },
+    settings
+  );
+}
+
+/** Stop recording and save the report's HTML on the server. */
+export async function stopReport(
+  id: string,
+  settings?: ServerConnection.ISettings
+): Promise<IReportLocation> {
+  return requestAPI<IReportLocation>(
+    ['clusters', id, 'performance-report'],
+    { method: 'DELETE' },
+    settings
+  );
+}
+
+/** Install pip requirements on a cluster's workers (distributed's PipInstall). */
+export async function installPackages(
+  id: string,
+  packages: string[],
+  settings?: ServerConnection.ISettings
+): Promise<IClusterModel> {
+  return requestAPI<IClusterModel>(
+    ['clusters', id, 'packages'],
+    { method: 'POST', body: JSON.stringify({ packages }) },
+    settings
+  );
+}
+
+/** Send a file (relative to the server's root folder) to a cluster's workers. */
+export async function sendFile(
+  id: string,
+  path: string,
+  settings?: ServerConnection.ISettings
+): Promise<IClusterModel> {
+  return requestAPI<IClusterModel>(
+    ['clusters', id, 'files'],
+    { method: 'POST', body: JSON.stringify({ path }) },
     settings
   );
 }

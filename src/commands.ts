@@ -15,6 +15,9 @@ export namespace CommandIDs {
   export const killJob = 'coffea-casa:kill-job';
   export const showJobLogs = 'coffea-casa:show-job-logs';
   export const refresh = 'coffea-casa:refresh';
+  export const toggleReport = 'coffea-casa:toggle-performance-report';
+  export const installPackages = 'coffea-casa:install-packages';
+  export const sendFile = 'coffea-casa:send-file-to-workers';
 }
 
 /** Palette category of every coffea-casa command. */

@@ -4,6 +4,7 @@ import {
   JupyterFrontEndPlugin
 } from '@jupyterlab/application';
 import { ICommandPalette, WidgetTracker } from '@jupyterlab/apputils';
+import { IFileBrowserFactory } from '@jupyterlab/filebrowser';
 import { INotebookTracker } from '@jupyterlab/notebook';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 
@@ -30,14 +31,16 @@ const plugin: JupyterFrontEndPlugin<void> = {
     ILayoutRestorer,
     ICommandPalette,
     ISettingRegistry,
-    INotebookTracker
+    INotebookTracker,
+    IFileBrowserFactory
   ],
   activate: (
     app: JupyterFrontEnd,
     restorer: ILayoutRestorer | null,
     palette: ICommandPalette | null,
     settingRegistry: ISettingRegistry | null,
-    notebooks: INotebookTracker | null
+    notebooks: INotebookTracker | null,
+    browsers: IFileBrowserFactory | null
   ) => {
     const model = new ClusterListModel({
       serverSettings: app.serviceManager.serverSettings
@@ -46,7 +49,14 @@ const plugin: JupyterFrontEndPlugin<void> = {
     const panes = new WidgetTracker<DashboardPane>({
       namespace: 'coffea-casa-dashboard'
     });
-    registerCommands(app, { model, sidebar, palette, notebooks, panes });
+    registerCommands(app, {
+      model,
+      sidebar,
+      palette,
+      notebooks,
+      panes,
+      browsers
+    });
 
     app.shell.add(sidebar, 'left', { rank: 200 });
     if (restorer) {

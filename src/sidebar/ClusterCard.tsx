@@ -14,6 +14,7 @@ export interface IClusterCardProps {
   onScale: () => void;
   onShutdown: () => void;
   onJobs: () => void;
+  onRecord: () => void;
 }
 
 /**
@@ -87,6 +88,18 @@ export function ClusterCard(props: IClusterCardProps): JSX.Element {
           {props.actionError}
         </div>
       )}
+      <label
+        className="jp-CoffeaCasa-record"
+        title="Stopping saves the Dask performance report and opens it in a tab"
+      >
+        <input
+          type="checkbox"
+          checked={!!cluster.recording}
+          disabled={!running || busy}
+          onChange={props.onRecord}
+        />
+        Record performance report
+      </label>
       <div className="jp-CoffeaCasa-cardButtons">
         <button
           className="jp-Button jp-mod-styled jp-mod-reject"

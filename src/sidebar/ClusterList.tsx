@@ -20,6 +20,7 @@ export interface IClusterListProps {
   onScale: (id: string) => void;
   onShutdown: (id: string) => void;
   onJobs: (id: string) => void;
+  onRecord: (id: string) => void;
 }
 
 export const EMPTY_MESSAGE =
@@ -63,6 +64,7 @@ export function ClusterList(props: IClusterListProps): JSX.Element {
               onScale={() => props.onScale(cluster.id)}
               onShutdown={() => props.onShutdown(cluster.id)}
               onJobs={() => props.onJobs(cluster.id)}
+              onRecord={() => props.onRecord(cluster.id)}
             />
           ))}
         </ul>

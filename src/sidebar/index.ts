@@ -1,3 +1,4 @@
 export * from './model';
+export * from './PackagesDialog';
 export * from './ScaleDialog';
 export * from './widget';

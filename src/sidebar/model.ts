@@ -8,11 +8,16 @@ import {
   IAdaptModel,
   IClusterModel,
   IDashboardPlot,
+  installPackages,
+  IReportLocation,
   listClusters,
   listDashboardPlots,
   scaleCluster,
+  sendFile,
   startCluster,
-  stopCluster
+  startReport,
+  stopCluster,
+  stopReport
 } from '../api';
 
 /** Default time between two refreshes of the cluster list, in ms. */
@@ -208,6 +213,37 @@ export class ClusterListModel {
     return this._act(id, 'make adaptive', () =>
       adaptCluster(id, adapt, this.serverSettings)
     );
+  }
+
+  /** Install pip requirements on the workers (they install before this resolves). */
+  installPackages(id: string, packages: string[]): Promise<boolean> {
+    return this._act(id, 'install packages on', () =>
+      installPackages(id, packages, this.serverSettings)
+    );
+  }
+
+  /** Send a file (relative to the server's root folder) to the workers. */
+  sendFile(id: string, path: string): Promise<boolean> {
+    return this._act(id, `send ${path} to`, () =>
+      sendFile(id, path, this.serverSettings)
+    );
+  }
+
+  /** Start recording a performance report. */
+  startReport(id: string): Promise<boolean> {
+    return this._act(id, 'start recording on', () =>
+      startReport(id, this.serverSettings)
+    );
+  }
+
+  /** Stop recording; where the report was saved, or null if that failed. */
+  async stopReport(id: string): Promise<IReportLocation | null> {
+    let saved: IReportLocation | null = null;
+    await this._act(id, 'save the performance report of', async () => {
+      saved = await stopReport(id, this.serverSettings);
+      return { ...(this.find(id) as IClusterModel), recording: false };
+    });
+    return saved;
   }
 
   /** Shut the cluster down. */

@@ -89,6 +89,7 @@ export class ClusterSidebar extends ReactWidget {
                   onScale={id => run(CommandIDs.scaleCluster, { id })}
                   onShutdown={id => run(CommandIDs.shutdownCluster, { id })}
                   onJobs={id => run(CommandIDs.showJobs, { id })}
+                  onRecord={id => run(CommandIDs.toggleReport, { id })}
                 />
               )}
             </div>
