@@ -4,7 +4,7 @@
 2. coffea's `processor.FuturesExecutor` with 2 workers.
 
 The file is generated with uproot into a temporary directory: an Events tree with the names
-and types of the real Run2018A DoubleMuon NanoAOD (../shared/data/nano_dimuon.root) for what
+and types of the real Run2018A DoubleMuon NanoAOD (examples/data/nano_dimuon.root) for what
 the MET analysis and NanoEvents read (run, luminosityBlock, event, MET_pt, MET_phi, MET_sumEt),
 ZLIB(1) like that file, in baskets of --basket events; 100 M events by default (1.2 GB, about
 20-30 s of work per run at coffea's default chunksize of 100 000 on 2 cores).

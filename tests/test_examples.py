@@ -20,7 +20,7 @@ from nbclient import NotebookClient
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "examples"
-DATA = REPO.parent / "shared" / "data"  # CI checks out ../shared beside the repository
+DATA = EXAMPLES / "data"  # real NanoAOD samples shipped with the repository (see its README)
 FILES = [DATA / "nano_dimuon.root", DATA / "nano_dy.root"]
 CHUNKSIZE = 20  # 40 events a file: two chunks per file, so the merging is exercised
 
@@ -188,3 +188,14 @@ def test_notebook(name, own_cluster, tmp_path, running_cluster, monkeypatch, no_
     printed = "".join(outputs(c) for c in nb.cells)
     assert "bytes read:" in printed and f"entries:      {events}" in printed
     assert any("image/png" in o.get("data", {}) for c in nb.cells if c.cell_type == "code" for o in c.outputs)
+
+
+@pytest.mark.parametrize("name", ["adl1_met", "dimuon"])
+def test_notebook_default_fileset_is_the_shipped_samples(name):
+    """A fresh clone runs the notebooks as they are: their default files ship in examples/data."""
+    nb = nbformat.read(EXAMPLES / f"{name}.ipynb", as_version=4)
+    parameters = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
+    namespace = {}
+    exec(parameters.source, namespace)  # the kernel runs it with examples/ as its working directory
+    paths = [EXAMPLES / p for files in namespace["fileset"].values() for p in files]
+    assert sorted(paths) == sorted(FILES)
