@@ -23,26 +23,35 @@ def _load_jupyter_server_extension(server_app):
     from .manager import ClusterManager
     from .proxy import close_sessions, setup_proxy
 
-    manager = ClusterManager(log=server_app.log)
+    async def kernel_paths():
+        sessions = await server_app.session_manager.list_sessions()
+        return {s["kernel"]["id"]: s["path"] for s in sessions if s.get("kernel") and s.get("path")}
+
+    manager = ClusterManager(log=server_app.log, root_dir=server_app.root_dir, kernel_paths=kernel_paths)
     setup_handlers(server_app.web_app, manager)
     setup_proxy(server_app.web_app)
-    # `initial` clusters start once the loop runs, in the background: the server does not wait.
-    server_app.io_loop.add_callback(manager.start_initial)
 
-    # Module extensions get no stop hook, so close every cluster (and its jobs) first
-    # thing in the server's own cleanup, which SIGTERM and a normal stop both run.
+    async def adopt_then_start_initial():
+        # Clusters left by a stopped or crashed server are taken over; `initial` clusters
+        # start in the background: the server does not wait for either.
+        await manager.adopt_orphans()
+        manager.start_initial()
+
+    server_app.io_loop.add_callback(adopt_then_start_initial)
+
+    # Module extensions get no stop hook, so close the sidebar's clusters (and their jobs)
+    # first thing in the server's own cleanup, which SIGTERM and a normal stop both run.
     cleanup_extensions = server_app.cleanup_extensions
 
     async def close_clusters_then_cleanup():
         await manager.close_all()
+        await manager.shutdown()
         await close_sessions()
         await cleanup_extensions()
 
     server_app.cleanup_extensions = close_clusters_then_cleanup
-    # Without a terminal, Jupyter leaves SIGINT to Python, and importing dask_jobqueue
-    # sets it to sys.exit: both skip that cleanup. Import the factory's module now, then
-    # stop on SIGINT as on SIGTERM (as JupyterHub configures it).
-    manager.preload_factory()
+    # Without a terminal, Jupyter leaves SIGINT to Python: stop on SIGINT as on SIGTERM
+    # (as JupyterHub configures it), so that cleanup runs.
     if signal.getsignal(signal.SIGINT) != server_app._handle_sigint:
         signal.signal(signal.SIGINT, server_app._signal_stop)
     server_app.log.info("coffea-casa-lab server extension loaded")

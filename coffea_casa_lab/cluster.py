@@ -7,8 +7,10 @@ starts them, so the embedded default comes up as fast as a LocalCluster.
 """
 
 import asyncio
+import errno
 import logging
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -27,7 +29,7 @@ from distributed.deploy.spec import ProcessInterface
 from distributed.security import Security
 from distributed.utils import log_errors
 
-from . import config, packages, security as tls
+from . import config, packages, registry, security as tls
 
 logger = logging.getLogger("coffea_casa")
 
@@ -71,28 +73,27 @@ def _url_host(host: str) -> str:
     return f"[{host}]" if ":" in host else host
 
 
-def pick_port(preferred, host: str, what: str) -> int:
-    """`preferred` if it is free on `host`, else a free port (or an error on strict sites)."""
-    if preferred:
-        try:
-            _bind_probe(host, int(preferred))
-            return int(preferred)
-        except OSError:
-            if config.get("strict-ports"):
-                raise PortInUseError(
-                    f"The {what} port {preferred} is already in use, probably by another "
-                    "cluster. This site only exposes the fixed ports "
-                    "(coffea-casa.strict-ports: true): close the other cluster first."
-                ) from None
-    return _bind_probe(host, 0)
+def _address_in_use(error) -> bool:
+    """Whether a failed start was a port taken by someone else (distributed wraps the OSError)."""
+    while error is not None:
+        if isinstance(error, OSError) and error.errno == errno.EADDRINUSE:
+            return True
+        error = error.__cause__ or error.__context__
+    return False
 
 
-def _bind_probe(host: str, port: int) -> int:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        s.bind(("" if host == "0.0.0.0" else host, port))
-        return s.getsockname()[1]
+def _port_taken(what, port) -> PortInUseError:
+    return PortInUseError(
+        f"The {what} port {port} is already in use, probably by another cluster. This site only "
+        "exposes the fixed ports (coffea-casa.strict-ports: true): close the other cluster first."
+    )
+
+
+def local_worker_cap() -> int:
+    """How many local workers this machine takes: 4 per core, and one per 256 MiB of memory."""
+    import psutil
+
+    return max(1, min(4 * (os.cpu_count() or 1), psutil.virtual_memory().total // 2**28))
 
 
 def _require_tls(sec: Security) -> Security:
@@ -105,7 +106,7 @@ def _require_tls(sec: Security) -> Security:
 
 
 class _Reaper:
-    """What must not outlive a cluster: its scheduler, local workers and HTCondor jobs.
+    """What must not outlive a cluster: its scheduler, local workers, HTCondor jobs and registry record.
 
     It holds no reference to the cluster, so weakref.finalize can run it when the
     cluster is garbage collected or the interpreter exits without close().
@@ -118,8 +119,15 @@ class _Reaper:
         self.cancel_command = "condor_rm"
         self.scheduler = None
         self.loop = None
+        self.record_id = None
+
+    def unregister(self):
+        if self.record_id:
+            registry.remove(self.record_id)
+            self.record_id = None
 
     def __call__(self):
+        self.unregister()
         for server in [*self.nannies, self.scheduler]:
             if server is not None and server.status == Status.running:
                 with suppress(Exception):  # the loop may be gone at interpreter exit
@@ -251,6 +259,15 @@ class CoffeaCasaCluster(HTCondorCluster):
         **job_kwargs,
     ):
         self.backend = choose_backend(job_kwargs.pop("backend", None))
+        self._reaper = _Reaper()
+        self._record = None  # this cluster's registry record, once it runs
+        self._ports = {"scheduler": scheduler_port, "dashboard": dashboard_port}
+        kwargs = self._assemble(security, worker_image, scheduler_options, job_kwargs)
+        self._wire(kwargs, nanny_port)
+
+    # --- settings: the docs' defaults, the site's config, the user's keywords ----------------
+    def _assemble(self, security, worker_image, scheduler_options, job_kwargs) -> dict:
+        """Sets self.settings (the docs' chapter 6.3 shape); the keywords for HTCondorCluster."""
         protocol = job_kwargs.pop("protocol", None) or "tls://"
         if not protocol.startswith("tls"):
             raise ValueError(f"coffea-casa always uses TLS; protocol {protocol!r} is not allowed")
@@ -258,16 +275,14 @@ class CoffeaCasaCluster(HTCondorCluster):
         security = _require_tls(security or tls.make_security(secrets))
 
         host = external_host(self.backend)
-        listen = listen_host(host)
-        scheduler_port = pick_port(scheduler_port, listen, "scheduler")
-        dashboard_port = pick_port(dashboard_port, listen, "dashboard")
-        self.external_address = f"tls://{_url_host(host)}:{scheduler_port}"
-
+        self._listen = listen_host(host)
+        port = self._ports["scheduler"] or 0
+        self.external_address = f"tls://{_url_host(host)}:{port}"  # the port is final once it listens
         options = {
-            "port": scheduler_port,
-            "dashboard_address": f"{_url_host(listen)}:{dashboard_port}",
+            "port": port,
+            "dashboard_address": f"{_url_host(self._listen)}:{self._ports['dashboard'] or 0}",
             "protocol": "tls",
-            "host": listen,
+            "host": self._listen,
             "contact_address": self.external_address,
         }
         options.update(dask.config.get(f"{_JOBQUEUE}.scheduler-options", {}) or {})
@@ -281,9 +296,9 @@ class CoffeaCasaCluster(HTCondorCluster):
         job_kwargs["job_script_prologue"] = _prologue(job_kwargs) + packages.condor_prologue(user_files, python)
         job_extra = self._job_extra(
             tls.transfer_files(secrets or _dir_of(security)) + list(user_files.values()),
-            self.external_address,
+            options["contact_address"],
             worker_image or dask.config.get(f"{_JOBQUEUE}.worker-image"),
-            scheduler_port,
+            port,
             job_kwargs.pop("job_extra", None),
             job_kwargs.pop("job_extra_directives", None),
         )
@@ -292,9 +307,7 @@ class CoffeaCasaCluster(HTCondorCluster):
         log_directory = job_kwargs.pop("log_directory", None) or dask.config.get(
             f"{_JOBQUEUE}.log-directory"
         ) or os.path.expanduser("~/.cache/coffea-casa/logs")
-        self._reaper = _Reaper()
         silence_logs = job_kwargs.pop("silence_logs", "error")
-
         self.settings = {
             "protocol": "tls://",
             "security": security,
@@ -303,30 +316,124 @@ class CoffeaCasaCluster(HTCondorCluster):
             "scheduler_options": dict(options, external_address=options["contact_address"]),
             "job_extra": job_extra,
         }
+        return dict(
+            job_kwargs,
+            security=security,
+            silence_logs=silence_logs,
+            scheduler_options=options,
+            job_extra_directives=job_extra,
+            log_directory=log_directory,
+            contact_address=options["contact_address"],
+            user_files=user_files,
+            worker_silence_logs=silence_logs,
+        )
+
+    # --- wiring: the jobqueue cluster, its reaper and the registry ---------------------------
+    def _wire(self, kwargs, nanny_port):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", FutureWarning)
-            super().__init__(
-                job_cls=CoffeaCasaJob if self.backend == "htcondor" else CoffeaCasaLocalJob,
-                security=security,
-                protocol="tls://",
-                silence_logs=silence_logs,
-                scheduler_options=options,
-                job_extra_directives=job_extra,
-                log_directory=log_directory,
-                nanny_port=nanny_port if self.backend == "htcondor" else None,
-                worker_host=listen,
-                contact_address=options["contact_address"],
-                reaper=self._reaper,
-                user_files=user_files,
-                worker_silence_logs=silence_logs,
-                **job_kwargs,
-            )
+            try:
+                super().__init__(
+                    job_cls=CoffeaCasaJob if self.backend == "htcondor" else CoffeaCasaLocalJob,
+                    protocol="tls://",
+                    nanny_port=nanny_port if self.backend == "htcondor" else None,
+                    worker_host=self._listen,
+                    reaper=self._reaper,
+                    **kwargs,
+                )
+            except Exception:
+                if not self.asynchronous and getattr(self, "_loop_runner", None) is not None:
+                    self._loop_runner.stop()  # SpecCluster leaves its loop thread when _start fails
+                raise
         self._reaper.scheduler, self._reaper.loop = self.scheduler, self.loop
         weakref.finalize(self, self._reaper)
         logger.info(
             "CoffeaCasaCluster %s: %s backend, scheduler %s, dashboard %s",
             self.name, self.backend, self.scheduler_address, self.dashboard_link,
         )
+
+    async def _start(self):
+        with warnings.catch_warnings():
+            # distributed warns when the dashboard's port is taken and binds another: the
+            # documented behaviour here (strict-ports sites get PortInUseError instead)
+            warnings.filterwarnings("ignore", message="Port .* is already in use")
+            if self.scheduler is None and self.status == Status.created:
+                try:
+                    self.scheduler = await self._listen_scheduler()
+                except Exception as e:
+                    self.status = Status.failed  # nothing runs yet: no scheduler, no worker
+                    raise e if isinstance(e, PortInUseError) else RuntimeError(f"Cluster failed to start: {e}") from e
+                self._use_port(int(self.scheduler.address.rsplit(":", 1)[1]))
+            await super()._start()
+        wanted, actual = self._ports["dashboard"], (self.scheduler_info.get("services") or {}).get("dashboard")
+        if wanted and actual and actual != wanted and config.get("strict-ports"):
+            self.status = Status.failed
+            await self._close()
+            raise _port_taken("dashboard", wanted)
+        if not registry.HOST_PROCESS:
+            self._register()
+
+    async def _listen_scheduler(self):
+        """The scheduler on its documented port, else (taken, on a non-strict site) a free one.
+
+        Binding is the test: no port is probed first and taken later by somebody else.
+        """
+        options = dict(self.scheduler_spec.get("options", {}))
+        try:
+            return await self.scheduler_spec["cls"](**options)
+        except Exception as e:
+            if not options.get("port") or not _address_in_use(e):
+                raise
+            if config.get("strict-ports"):
+                raise _port_taken("scheduler", options["port"]) from None
+        return await self.scheduler_spec["cls"](**dict(options, port=0))
+
+    def _use_port(self, port):
+        """Tell workers, jobs and settings the port the scheduler really listens on."""
+        old = self.external_address
+        self.external_address = f"{old.rsplit(':', 1)[0]}:{port}"
+        if self._job_kwargs.get("contact_address") == old:
+            self._job_kwargs["contact_address"] = self.external_address
+        extra = self._job_kwargs["job_extra_directives"]
+        if extra.get("+DaskSchedulerAddress") == f'"{old}"':
+            extra["+DaskSchedulerAddress"] = f'"{self.external_address}"'
+        if str(extra.get("dask_container_port")) == old.rsplit(":", 1)[1]:
+            extra["dask_container_port"] = port
+        options = self.settings["scheduler_options"]
+        options["port"] = port
+        if options["external_address"] == old:
+            options["external_address"] = options["contact_address"] = self.external_address
+
+    # --- the registry: where the sidebar finds this cluster ----------------------------------
+    def _register(self):
+        from .control import ClusterControl, dashboard_of
+
+        control = ClusterControl(weakref.ref(self))
+        self.scheduler.handlers.update(control.handlers)
+        self._record = dict(
+            registry.owner_fields(), **registry.current_process(),
+            id=registry.new_id(), name=self.name, status="running", error=None, backend=self.backend,
+            control=self.scheduler.address, scheduler_address=self.scheduler_address, dashboard=dashboard_of(self),
+        )
+        registry.write(self._record)
+        self._reaper.record_id = self._record["id"]
+
+    async def _close(self):
+        try:
+            await super()._close()
+        finally:
+            self._reaper.unregister()  # after: a sidebar that sees no record sees a closed cluster
+
+    def _new_worker_name(self, worker_number):
+        # Worker names travel in a job's command line: a cluster named "MET study" must not
+        # give a worker "--name MET study-0".
+        return re.sub(r"[^\w.-]+", "-", super()._new_worker_name(worker_number))
+
+    # --- the local backend runs on this machine: bounded -------------------------------------
+    def scale(self, n=None, jobs=0, memory=None, cores=None):
+        if self.backend == "local" and n is not None and n > local_worker_cap():
+            raise ValueError(_too_many(n))
+        return super().scale(n, jobs=jobs, memory=memory, cores=cores)
 
     @classmethod
     def security(cls) -> Security:
@@ -365,8 +472,18 @@ class CoffeaCasaCluster(HTCondorCluster):
         return _sync_cluster_info(weakref.ref(self))
 
     def adapt(self, *args, **kwargs):
+        maximum = kwargs.get("maximum", args[1] if len(args) > 1 else None)
+        if self.backend == "local" and maximum is not None and maximum > local_worker_cap():
+            raise ValueError(_too_many(maximum))
         kwargs.setdefault("Adaptive", _WeakAdaptive)
         return super().adapt(*args, **kwargs)
+
+
+def _too_many(n):
+    return (
+        f"{n} workers is more than this machine takes: the local backend runs every worker here, "
+        f"at most {local_worker_cap()} ({os.cpu_count()} cores). On HTCondor there is no such limit."
+    )
 
 
 class _WeakAdaptive(Adaptive):

@@ -3,8 +3,12 @@
 HTCondor jobs are found by their `DaskSchedulerAddress` (what CoffeaCasaCluster
 puts in every worker job), through the htcondor2 bindings when a schedd answers
 and `condor_q -json` otherwise; only the current user's jobs are ever seen.
-On the local backend the "jobs" are the worker processes of the cluster.
+On the local backend the "jobs" are the worker processes of the cluster, which
+only the cluster's own process knows (its control handler `jobs`).
 A job id that is not one of this cluster's jobs is refused (404).
+
+`jobs`, `kill` and `logs` take a manager.RemoteCluster; `local_jobs` and
+`worker_log` run in the cluster's process, on the cluster object.
 """
 
 import asyncio
@@ -15,7 +19,7 @@ import subprocess
 
 import psutil
 
-from .manager import ClusterError
+from .errors import ClusterError
 
 STATUS = {1: "idle", 2: "running", 3: "removed", 4: "completed", 5: "held", 6: "transferring", 7: "suspended"}
 ATTRIBUTES = ["ClusterId", "ProcId", "JobStatus", "RemoteHost", "JobCurrentStartDate", "JobStartDate",
@@ -68,7 +72,7 @@ async def _condor_ads(cluster):
     return await asyncio.to_thread(_query, constraint)
 
 
-def _local_jobs(cluster):
+def local_jobs(cluster):
     jobs = []
     for name, job in list(cluster.workers.items()):
         pid = getattr(job, "job_id", None)
@@ -86,20 +90,20 @@ def _local_jobs(cluster):
 
 async def jobs(cluster):
     """The cluster's jobs: id, status, host, start_time (epoch seconds), worker_name."""
-    if getattr(cluster, "backend", None) == "htcondor":
+    if cluster.backend == "htcondor":
         return [_condor_job(ad) for ad in await _condor_ads(cluster)]
-    return _local_jobs(cluster)
+    return await cluster.call("jobs")
 
 
 async def _find(cluster, job_id):
     """(job, ad or None) for one of this cluster's jobs, else 404."""
-    if getattr(cluster, "backend", None) == "htcondor":
+    if cluster.backend == "htcondor":
         for ad in await _condor_ads(cluster):
             job = _condor_job(ad)
             if job["id"] == job_id:
                 return job, ad
     else:
-        for job in _local_jobs(cluster):
+        for job in await cluster.call("jobs"):
             if job["id"] == job_id:
                 return job, None
     raise ClusterError(f"no job {job_id!r} in this cluster", 404)
@@ -109,10 +113,9 @@ async def kill(cluster, job_id):
     """Remove one job: through the cluster when it knows the worker (so it is not restarted),
     else with condor_rm."""
     job, _ = await _find(cluster, job_id)
-    name = job["worker_name"]
-    if name in cluster.worker_spec:
-        await cluster.scale_down([name])
-    elif getattr(cluster, "backend", None) == "htcondor":
+    if await cluster.call("kill_job", name=job["worker_name"]):
+        pass
+    elif cluster.backend == "htcondor":
         await asyncio.to_thread(
             subprocess.run, ["condor_rm", job_id], capture_output=True, timeout=120, check=False
         )
@@ -128,7 +131,7 @@ def _tail(path):
         return None
 
 
-async def _worker_log(cluster, name):
+async def worker_log(cluster, name):
     """The worker's own recent log lines, from the scheduler (workers log to stderr)."""
     addresses = [a for a, w in (cluster.scheduler_info.get("workers") or {}).items() if str(w.get("name")) == name]
     if not addresses:
@@ -154,7 +157,7 @@ async def logs(cluster, job_id):
         stdout, stderr = (_tail(p) if p else None for p in paths)
     source = "files"
     if not stderr:
-        stderr = await _worker_log(cluster, job["worker_name"])
+        stderr = await cluster.call("worker_log", name=job["worker_name"])
         source = "dask"
     return {"id": job_id, "stdout": stdout or "", "stderr": stderr or "", "source": source}
 

@@ -11,8 +11,8 @@ from jupyter_server.base.handlers import APIHandler
 from jupyter_server.utils import url_path_join
 from tornado import web
 
-from . import __version__, condor
-from .manager import ClusterError
+from . import __version__, condor, tools
+from .errors import ClusterError
 
 MANAGER_KEY = "coffea_casa_manager"
 ID = r"(?P<cluster_id>[^/]+)"
@@ -70,13 +70,13 @@ class BaseHandler(APIHandler):
 class HealthHandler(BaseHandler):
     @web.authenticated
     def get(self):
-        self.reply({"status": "ok", "version": __version__, "clusters": len(self.manager.ids())})
+        self.reply({"status": "ok", "version": __version__, "clusters": self.manager.count()})
 
 
 class ClustersHandler(BaseHandler):
     @web.authenticated
-    def get(self):
-        self.reply(self.manager.list())
+    async def get(self):
+        self.reply(await self.manager.list())
 
     @web.authenticated
     def put(self):
@@ -85,16 +85,16 @@ class ClustersHandler(BaseHandler):
 
 class ClusterHandler(BaseHandler):
     @web.authenticated
-    def get(self, cluster_id):
-        self.reply(self.manager.model(cluster_id))
+    async def get(self, cluster_id):
+        self.reply(await self.manager.model(cluster_id))
 
     @web.authenticated
-    def patch(self, cluster_id):
+    async def patch(self, cluster_id):
         body = self.body(required=True)
         if set(body) == {"workers"}:
-            self.reply(self.manager.scale(cluster_id, body["workers"]))
+            self.reply(await self.manager.scale(cluster_id, body["workers"]))
         elif set(body) == {"adapt"}:
-            self.reply(self.manager.adapt(cluster_id, body["adapt"]))
+            self.reply(await self.manager.adapt(cluster_id, body["adapt"]))
         else:
             self.fail(400, 'send either {"workers": n} or {"adapt": {"minimum": m, "maximum": M}}')
 
@@ -106,29 +106,32 @@ class ClusterHandler(BaseHandler):
 class JobsHandler(BaseHandler):
     @web.authenticated
     async def get(self, cluster_id):
-        self.reply(await condor.jobs(self.manager.cluster(cluster_id)))
+        self.reply(await condor.jobs(await self.manager.running(cluster_id)))
 
 
 class JobHandler(BaseHandler):
     @web.authenticated
     async def delete(self, cluster_id, job_id):
-        self.reply(await condor.kill(self.manager.cluster(cluster_id), job_id))
+        self.reply(await condor.kill(await self.manager.running(cluster_id), job_id))
 
 
 class JobLogsHandler(BaseHandler):
     @web.authenticated
     async def get(self, cluster_id, job_id):
-        self.reply(await condor.logs(self.manager.cluster(cluster_id), job_id))
+        self.reply(await condor.logs(await self.manager.running(cluster_id), job_id))
 
 
 class ReportHandler(BaseHandler):
     @web.authenticated
     async def post(self, cluster_id):
-        self.reply(await self.manager.start_report(cluster_id))
+        await tools.start_report(await self.manager.running(cluster_id), self.manager.reports)
+        self.reply(await self.manager.model(cluster_id))
 
     @web.authenticated
     async def delete(self, cluster_id):
-        self.reply(await self.manager.stop_report(cluster_id, self.settings["server_root_dir"]))
+        cluster = await self.manager.running(cluster_id)
+        self.reply(await tools.stop_report(cluster, self.manager.reports, self.settings["server_root_dir"],
+                                           self.manager.report_name(cluster_id)))
 
 
 class PackagesHandler(BaseHandler):
@@ -137,7 +140,8 @@ class PackagesHandler(BaseHandler):
         body = self.body(required=True)
         if set(body) != {"packages"}:
             self.fail(400, 'send {"packages": ["requirement", ...]}')
-        self.reply(await self.manager.install_packages(cluster_id, body["packages"]))
+        await tools.install_packages(await self.manager.running(cluster_id), body["packages"])
+        self.reply(await self.manager.model(cluster_id))
 
 
 class FilesHandler(BaseHandler):
@@ -146,7 +150,8 @@ class FilesHandler(BaseHandler):
         body = self.body(required=True)
         if set(body) != {"path"}:
             self.fail(400, 'send {"path": "file.py"} (relative to the server\'s root folder)')
-        self.reply(await self.manager.upload_file(cluster_id, body["path"], self.settings["server_root_dir"]))
+        await tools.upload_file(await self.manager.running(cluster_id), body["path"], self.settings["server_root_dir"])
+        self.reply(await self.manager.model(cluster_id))
 
 
 def routes(base_url):

@@ -1,170 +1,125 @@
-"""ClusterManager: the clusters this Jupyter server started, and their models. No HTTP here.
+"""ClusterManager: every cluster of the user, wherever it lives, and what the sidebar does to it.
+No HTTP here.
 
-Clusters come from the dask-config factory `labextension.factory.{module,class,args,kwargs}`
-and are created with asynchronous=True on the server's event loop, so starting
-one never blocks other requests. A factory that fails (import error, exception,
-timeout) leaves a model with status "failed" and a readable error.
+Sidebar clusters run in host processes of their own (coffea_casa_lab.host) that this
+manager starts; notebook and script clusters register themselves. All are found in
+the registry and driven through their control handlers, so the Jupyter server holds
+no scheduler, and a restarted server finds its clusters again.
 """
 
 import asyncio
-import importlib
+import json
 import logging
-import math
 import os
 import re
+import signal
+import subprocess
+import sys
 import time
-import uuid
 from pathlib import Path
-from urllib.parse import urlparse
 
 import dask.config
 
+from . import config, registry
+from .control import Caller
+from .errors import ClusterError
+from .options import check_adapt, check_options, check_workers, labextension_config, with_default_size
+
 logger = logging.getLogger("coffea_casa_lab")
 
-STARTING, RUNNING, FAILED, CLOSED = "starting", "running", "failed", "closed"
-MAX_WORKERS = 10_000  # far above any facility quota; bigger numbers are typos or attacks
+STARTING, RUNNING, FAILED, CLOSED, LOST = "starting", "running", "failed", "closed", "lost"
+INFO_TTL = 0.5  # seconds a cluster's live numbers are reused before they are asked again
+INFO_WAIT = 0.05  # how long a list waits for fresh numbers before it answers with the last ones
+CLOSE_TIMEOUT = 60.0
 
 
-class ClusterError(Exception):
-    """A request the manager refuses; `status` is the fitting HTTP-like code (no HTTP here)."""
+class RemoteCluster:
+    """A registered cluster, as the jobs, reports and files code needs it."""
 
-    def __init__(self, message, status=400):
-        super().__init__(message)
-        self.status = status
+    def __init__(self, record, caller):
+        self.id, self.name = record["id"], record["name"]
+        self.backend = record.get("backend") or "local"
+        self.scheduler_address = record.get("scheduler_address") or ""
+        self.security = caller.security
+        self._caller, self._control = caller, record["control"]
 
+    async def call(self, op, **kwargs):
+        return await self._caller.call(self._control, op, **kwargs)
 
-def labextension_config():
-    """`labextension` settings, accepting the shapes found in the wild.
+    def client(self):
+        """An asynchronous Client of the cluster's scheduler, with the user's TLS settings."""
+        from distributed import Client
 
-    - The docs' YAML nests `default` (and images nest `initial`) under `factory`.
-    - coffea-casa images ship `default` as a list of one-key dicts:
-      `default: [{workers: 1}, {adapt: {minimum: 1, maximum: 10}}]`.
-    """
-    cfg = dask.config.get("labextension", {}) or {}
-    factory = dict(cfg.get("factory") or {})
-    default = factory.pop("default", None)
-    initial = factory.pop("initial", None)
-    default = _as_options(default if default is not None else cfg.get("default"))
-    initial = initial if initial is not None else cfg.get("initial")
-    initial = [_as_options(i) for i in (initial or [])]
-    kwargs = {str(k).replace("-", "_"): v for k, v in (factory.get("kwargs") or {}).items()}
-    return {
-        "module": factory.get("module") or "coffea_casa",
-        "class": factory.get("class") or "CoffeaCasaCluster",
-        "args": list(factory.get("args") or []),
-        "kwargs": kwargs,
-        "default": default,
-        "initial": initial,
-    }
+        return Client(self.scheduler_address, security=self.security, asynchronous=True,
+                      set_as_default=False, timeout=30)
 
 
-def _as_options(value):
-    """{workers, adapt, name} from a dict or a list of one-key dicts."""
-    if value is None:
-        return {}
-    if isinstance(value, dict):
-        return dict(value)
-    if isinstance(value, (list, tuple)):
-        merged = {}
-        for item in value:
-            if isinstance(item, dict):
-                merged.update(item)
-        return merged
-    raise ClusterError(f"labextension default must be a mapping or a list of mappings, not {value!r}")
+class _Spawn:
+    """A host process this server started, until it is gone."""
 
-
-def check_workers(value, what="workers"):
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ClusterError(f"{what} must be an integer, not {value!r}")
-    if value < 0:
-        raise ClusterError(f"{what} must not be negative (got {value})")
-    if value > MAX_WORKERS:
-        raise ClusterError(f"{what} must be at most {MAX_WORKERS} (got {value})")
-    return value
-
-
-def check_adapt(value):
-    """{minimum, maximum} (plus Adaptive's interval/wait_count/target_duration) or an error."""
-    if not isinstance(value, dict):
-        raise ClusterError(f"adapt must be an object with minimum and maximum, not {value!r}")
-    unknown = set(value) - {"minimum", "maximum", "interval", "wait_count", "target_duration"}
-    if unknown:
-        raise ClusterError(f"adapt takes minimum and maximum; unknown keys: {sorted(unknown)}")
-    minimum = check_workers(value.get("minimum", 0), "adapt.minimum")
-    maximum = check_workers(value.get("maximum", minimum), "adapt.maximum")
-    if minimum > maximum:
-        raise ClusterError(f"adapt.minimum ({minimum}) must not be larger than adapt.maximum ({maximum})")
-    return dict(value, minimum=minimum, maximum=maximum)
-
-
-def check_options(options):
-    """Validate {name?, workers?, adapt?}; returns a clean dict."""
-    if not isinstance(options, dict):
-        raise ClusterError("expected a JSON object")
-    unknown = set(options) - {"name", "workers", "adapt"}
-    if unknown:
-        raise ClusterError(f"unknown fields: {sorted(unknown)}")
-    clean = {}
-    if options.get("name") is not None:
-        if not isinstance(options["name"], str) or len(options["name"]) > 200:
-            raise ClusterError("name must be a string of at most 200 characters")
-        clean["name"] = options["name"]
-    if options.get("workers") is not None:
-        clean["workers"] = check_workers(options["workers"])
-    if options.get("adapt") is not None:
-        clean["adapt"] = check_adapt(options["adapt"])
-    return clean
-
-
-class _NoFactory(Exception):
-    pass
-
-
-class _Entry:
-    def __init__(self, id, name):
-        self.id, self.name = id, name
-        self.status, self.error = STARTING, None
-        self.cluster = None
-        self.task = None
-        self.report = None  # {"start", "last_count"} while recording a performance report
+    def __init__(self, proc, name, options):
+        self.proc, self.name, self.options = proc, name, options
+        self.created = time.time()
 
 
 class ClusterManager:
-    def __init__(self, prefix="coffea-casa/", start_timeout=None, log=None):
+    def __init__(self, prefix="coffea-casa/", log=None, root_dir=None, kernel_paths=None, security=None):
         self.log = log or logger  # the Jupyter server's log, so cluster events show there
         self.prefix = prefix  # dashboard URLs are `{prefix}dashboard/{id}/`, relative to base_url
-        self.start_timeout = start_timeout or dask.config.get("labextension.start-timeout", 300)
-        self._entries = {}
-        self._count = 0
-        self._start_lock = asyncio.Lock()
+        self.root_dir = Path(root_dir or os.getcwd()).expanduser().resolve()
+        self.kernel_paths = kernel_paths  # async () -> {kernel_id: notebook path}, from the server's sessions
+        self._kernel_paths = {}
+        self.pid, self.pid_started = os.getpid(), registry.process_started(os.getpid())
+        self.reader = registry.Reader()
+        self._security = security
+        self._caller = None
+        self._spawned = {}  # id -> _Spawn
+        self._seen = {}  # id -> record, of clusters listed before: to tell when one is lost
+        self._lost = {}  # id -> model of a sidebar cluster whose process died
+        self._closing = set()
+        self._info = {}  # id -> (monotonic time, info from its control)
+        self._refreshing = {}  # id -> task asking for its live numbers
+        self._adopting = {}  # id -> task adopting it
+        self.reports = {}  # id -> {"start", "last_count"} while recording a performance report
 
-    # --- lifecycle -------------------------------------------------------------------
+    @property
+    def caller(self):
+        if self._caller is None:
+            from .security import make_security
+
+            self._caller = Caller(self._security or make_security())
+        return self._caller
+
+    # --- starting -------------------------------------------------------------------
     def start_cluster(self, options=None):
-        """Register a cluster and start it in the background; returns its model (status starting).
-
-        Must be called with the event loop running.
-        """
+        """Start a sidebar cluster in a host process of its own; its model, status starting."""
         cfg = labextension_config()
-        options = check_options(options or {})
-        if "workers" not in options and "adapt" not in options:
-            default = cfg["default"]
-            if default.get("adapt"):
-                options["adapt"] = check_adapt(default["adapt"])
-            elif default.get("workers") is not None:
-                options["workers"] = check_workers(default["workers"])
-        self._count += 1
-        entry = _Entry(uuid.uuid4().hex[:12], options.get("name") or f"Cluster {self._count}")
-        self._entries[entry.id] = entry
-        entry.task = asyncio.ensure_future(self._start(entry, cfg, options))
-        return self.model(entry.id)
+        options = with_default_size(check_options(options or {}), cfg["default"])
+        id = registry.new_id()
+        name = options.pop("name", None) or self._next_name()
+        log = os.open(registry.log_path(id), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        try:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "coffea_casa_lab.host", "--id", id, "--name", name,
+                 "--options", json.dumps(options), "--server-pid", str(self.pid)],
+                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                start_new_session=True,  # its own session: a Ctrl-C or a signal to the server's group misses it
+            )
+        finally:
+            os.close(log)
+        self._spawned[id] = _Spawn(proc, name, options)
+        self.log.info("cluster %s (%s): host process %s started", id, name, proc.pid)
+        return self._spawn_model(id)
 
     def start_initial(self):
-        """Start the `labextension.initial` clusters (in the background)."""
+        """Start the `labextension.initial` clusters, unless clusters of this user already run."""
         try:
             initial = labextension_config()["initial"]
         except ClusterError as e:
             self.log.error("labextension.initial: %s", e)
             return []
+        if any(r.get("kind") == registry.SIDEBAR for r in self.reader.records()):
+            return []  # a restarted server finds them again instead
         models = []
         for options in initial:
             try:
@@ -173,269 +128,330 @@ class ClusterManager:
                 self.log.error("labextension.initial entry %r: %s", options, e)
         return models
 
-    def preload_factory(self):
-        """Import the factory's module ahead of the first cluster (import side effects happen now)."""
-        try:
-            importlib.import_module(labextension_config()["module"])
-        except Exception as e:  # reported as the cluster's error when one is started
-            self.log.warning("cannot import the cluster factory module: %s", e)
+    def _next_name(self):
+        names = {r.get("name") for r in self.reader.records()} | {s.name for s in self._spawned.values()}
+        n = 1
+        while f"Cluster {n}" in names:
+            n += 1
+        return f"Cluster {n}"
 
-    async def _start(self, entry, cfg, options):
-        target = f"{cfg['module']}.{cfg['class']}"
-        try:
+    # --- listing ----------------------------------------------------------------------
+    async def list(self):
+        records = self._records()
+        await self._refresh_infos(records)
+        if self.kernel_paths and any(r.get("kind") == registry.KERNEL for r in records):
             try:
-                factory = getattr(importlib.import_module(cfg["module"]), cfg["class"])
-            except (ImportError, AttributeError) as e:
-                raise _NoFactory(f"cannot import the cluster factory {target}: {e}") from None
-            # One start at a time: CoffeaCasaCluster picks its ports (8786/8787 first) when
-            # constructed but binds them only when awaited, so two concurrent starts would
-            # both pick the same port. Workers are added after the lock is released.
-            async with self._start_lock:
-                cluster = factory(*cfg["args"], asynchronous=True, **cfg["kwargs"])
-                entry.cluster = cluster
-                await asyncio.wait_for(_awaitable(cluster), self.start_timeout)
-            if entry.status == CLOSED:  # closed while starting
-                await _close(cluster)
-                return
-            if "adapt" in options:
-                self._adapt(cluster, options["adapt"])
-            elif options.get("workers"):
-                cluster.scale(options["workers"])
-            entry.status = RUNNING
-            self.log.info("cluster %s (%s) running at %s", entry.id, entry.name, cluster.scheduler_address)
-        except asyncio.CancelledError:
-            raise
-        except Exception as e:
-            entry.status = FAILED
-            if isinstance(e, asyncio.TimeoutError):
-                entry.error = f"{target} did not start within {self.start_timeout} s"
-            else:
-                entry.error = str(e) if isinstance(e, _NoFactory) else f"{type(e).__name__}: {e}"
-            self.log.error("cluster %s (%s) failed to start: %s", entry.id, entry.name, entry.error)
-            if entry.cluster is not None:
-                await _close(entry.cluster)
-                entry.cluster = None
+                self._kernel_paths = await self.kernel_paths()
+            except Exception as e:  # the notebook's name is a nicety; the list must not fail for it
+                self.log.debug("cannot read the server's sessions: %s", e)
+        models = [self._model(r) for r in records]
+        recorded = {r["id"] for r in records}
+        models += [self._spawn_model(id) for id in self._spawned if id not in recorded]
+        models += list(self._lost.values())
+        return models
 
-    def _get(self, id, running=False):
-        entry = self._entries.get(id)
-        if entry is None:
-            raise ClusterError(f"no cluster with id {id!r}", 404)
-        if running and entry.status != RUNNING:
-            raise ClusterError(f"cluster {id} is {entry.status}, not running", 409)
-        return entry
+    def count(self):
+        return len({r["id"] for r in self._records()} | set(self._spawned) | set(self._lost))
 
-    def scale(self, id, workers):
-        entry = self._get(id, running=True)
-        workers = check_workers(workers)
-        if entry.cluster._adaptive is not None:
-            entry.cluster._adaptive.stop()
-            entry.cluster._adaptive = None
-        entry.cluster.scale(workers)
-        return self.model(id)
+    async def model(self, id):
+        for model in await self.list():
+            if model["id"] == id:
+                return model
+        raise ClusterError(f"no cluster with id {id!r}", 404)
 
-    def adapt(self, id, adapt):
-        entry = self._get(id, running=True)
-        self._adapt(entry.cluster, check_adapt(adapt))
-        return self.model(id)
+    def _records(self):
+        """Live records; notes sidebar clusters that died, and adopts orphans."""
+        records = self.reader.records()
+        ids = {r["id"] for r in records}
+        for id, spawn in list(self._spawned.items()):
+            if spawn.proc.poll() is None or id in ids:
+                continue
+            del self._spawned[id]  # the host is gone (and now reaped)
+            if id not in self._closing:
+                record = self._seen.pop(id, None)
+                status = LOST if record else FAILED  # died running, or before it had a record
+                self._lost[id] = self._gone_model(id, spawn.name, spawn.proc.returncode, status, record)
+        for id, record in list(self._seen.items()):
+            if id not in ids:
+                del self._seen[id]
+                self._info.pop(id, None)
+                if record.get("kind") == registry.SIDEBAR and id not in self._closing:
+                    self._lost[id] = self._gone_model(id, record["name"], None, LOST, record)
+        for record in records:
+            self._seen[record["id"]] = record
+            if record.get("kind") == registry.SIDEBAR and not registry.alive(
+                record.get("server_pid"), record.get("server_started")
+            ):
+                self._adopt(record)
+        return records
 
-    @staticmethod
-    def _adapt(cluster, adapt):
-        cluster.adapt(**adapt)
+    def _adopt(self, record):
+        async def adopt():
+            try:
+                await self.caller.call(record["control"], "adopt", server_pid=self.pid, server_started=self.pid_started)
+                self.log.info("adopted cluster %s (%s)", record["id"], record["name"])
+            except ClusterError as e:
+                self.log.warning("cannot adopt cluster %s: %s", record["id"], e)
 
-    async def close(self, id):
-        entry = self._get(id)
-        model = self.model(id)
-        del self._entries[id]
-        previous, entry.status = entry.status, CLOSED
-        if previous == STARTING and entry.task is not None:
-            entry.task.cancel()
-            await asyncio.gather(entry.task, return_exceptions=True)
-        if entry.cluster is not None:
-            await _close(entry.cluster)
-            entry.cluster = None
-        return dict(model, status=CLOSED, workers=0, cores=0, memory_bytes=0, requested_workers=0)
+        if record["id"] not in self._adopting:
+            self._adopting[record["id"]] = task = asyncio.ensure_future(adopt())
+            task.add_done_callback(lambda _: self._adopting.pop(record["id"], None))
 
-    async def close_all(self):
-        if self._entries:
-            self.log.info("closing %d cluster(s)", len(self._entries))
-        await asyncio.gather(*(self.close(id) for id in list(self._entries)), return_exceptions=True)
+    async def adopt_orphans(self):
+        """At start-up: take over the sidebar clusters that a stopped or crashed server left."""
+        records = self._records()
+        if records:
+            self.log.info("found %d running cluster(s) in %s", len(records), registry.directory())
+        await asyncio.gather(*self._adopting.values(), return_exceptions=True)
 
-    # --- views -----------------------------------------------------------------------
-    def ids(self):
-        return list(self._entries)
+    async def _refresh_infos(self, records):
+        now = time.monotonic()
+        tasks, new = [], []
+        for record in records:
+            id = record["id"]
+            seen = self._info.get(id)
+            if id not in self._refreshing and (seen is None or now - seen[0] > INFO_TTL):
+                self._refreshing[id] = task = asyncio.ensure_future(self._fetch_info(record))
+                task.add_done_callback(lambda _, id=id: self._refreshing.pop(id, None))
+            if id in self._refreshing:
+                (tasks if seen else new).append(self._refreshing[id])
+        # New clusters are waited for (so they appear complete); known ones only briefly.
+        if new:
+            await asyncio.wait(new, timeout=self.caller.timeout)
+        if tasks:
+            await asyncio.wait(tasks, timeout=INFO_WAIT)
 
-    def list(self):
-        return [self.model(id) for id in self._entries]
+    async def _fetch_info(self, record):
+        try:
+            info = await self.caller.call(record["control"], "info")
+        except ClusterError as e:
+            info = {"unreachable": str(e)}
+        self._info[record["id"]] = (time.monotonic(), info)
 
-    def model(self, id):
-        entry = self._get(id)
-        cluster = entry.cluster if entry.status == RUNNING else None
-        info = (getattr(cluster, "scheduler_info", None) or {}) if cluster is not None else {}
-        workers = (info.get("workers") or {}).values()
-        adaptive = getattr(cluster, "_adaptive", None)
-        adapt = None
-        if adaptive is not None and getattr(adaptive, "periodic_callback", None) is not None:
-            adapt = {"minimum": _finite(adaptive.minimum), "maximum": _finite(adaptive.maximum)}
+    def _model(self, record):
+        id = record["id"]
+        info = (self._info.get(id) or (0, {}))[1]
+        status = info.get("status") or record.get("status") or RUNNING
         model = {
-            "id": entry.id,
-            "name": entry.name,
-            "status": entry.status,
-            "backend": getattr(cluster or entry.cluster, "backend", "local"),
-            "scheduler_address": (cluster.scheduler_address or "") if cluster is not None else "",
-            "dashboard_url": f"{self.prefix}dashboard/{entry.id}/",
-            "workers": len(workers),
-            "cores": sum(w.get("nthreads", 0) for w in workers),
-            "memory_bytes": sum(w.get("memory_limit", 0) or 0 for w in workers),
-            "adapt": adapt,
-            "requested_workers": _planned(cluster),
-            "recording": entry.report is not None,
+            "id": id,
+            "name": record.get("name") or id,
+            "status": status,
+            "backend": info.get("backend") or record.get("backend") or "local",
+            "scheduler_address": record.get("scheduler_address") or info.get("scheduler_address") or "",
+            "dashboard_url": f"{self.prefix}dashboard/{id}/",
+            "workers": info.get("workers", 0),
+            "cores": info.get("cores", 0),
+            "memory_bytes": info.get("memory_bytes", 0),
+            "adapt": info.get("adapt"),
+            "requested_workers": info.get("requested_workers", 0),
+            "recording": id in self.reports,
+            "kind": record.get("kind") or registry.SCRIPT,
+            "where": self._where(record),
+            "pid": record.get("pid"),
         }
-        if entry.error:
-            model["error"] = entry.error
+        error = info.get("error") or record.get("error") or info.get("unreachable")
+        if error:
+            model["error"] = error
         return model
 
-    def dashboard_target(self, id):
-        """(host, port) of the running cluster's dashboard, or None. Never taken from a request."""
-        entry = self._entries.get(id)
-        if entry is None or entry.status != RUNNING or entry.cluster is None:
-            return None
-        cluster = entry.cluster
-        port = ((cluster.scheduler_info or {}).get("services") or {}).get("dashboard")
-        host = urlparse(cluster.scheduler_address or "").hostname
-        if not port or not host:
-            return None
-        return host, int(port)
+    def _where(self, record):
+        """The notebook of a kernel's cluster (relative to the server's root), or the script's command."""
+        if record.get("kind") != registry.KERNEL:
+            return record.get("where")
+        path = self._kernel_paths.get(record.get("kernel_id"))
+        if path:
+            return path
+        where = record.get("where")
+        if where and Path(where).is_absolute():
+            with_root = Path(where).resolve()
+            if with_root.is_relative_to(self.root_dir):
+                return with_root.relative_to(self.root_dir).as_posix()
+        return where
 
-    def cluster(self, id):
-        """The cluster object of a running cluster (for jobs and logs)."""
-        return self._get(id, running=True).cluster
+    def _spawn_model(self, id):
+        spawn = self._spawned[id]
+        options = spawn.options
+        return {
+            "id": id, "name": spawn.name, "status": STARTING, "backend": "local", "scheduler_address": "",
+            "dashboard_url": f"{self.prefix}dashboard/{id}/", "workers": 0, "cores": 0, "memory_bytes": 0,
+            "adapt": options.get("adapt"), "requested_workers": options.get("workers") or 0, "recording": False,
+            "kind": registry.SIDEBAR, "where": None, "pid": spawn.proc.pid,
+        }
 
-    # --- performance reports, packages and files (docs chapters 2 and 3.4) ---------------
-    async def start_report(self, id):
-        """Start recording a Dask performance report, as distributed's `performance_report` does."""
-        entry = self._get(id, running=True)
-        if entry.report is not None:
-            raise ClusterError(f"cluster {id} is already recording a performance report", 409)
-        entry.report = {}  # taken now: a second start while this one awaits is refused
+    def _gone_model(self, id, name, returncode, status, record=None):
+        """A sidebar cluster whose host process died: why, for the card, until dismissed."""
+        why = _exit_reason(returncode)
+        pid = (record or {}).get("pid")
+        last = _last_line(registry.log_path(id))
+        error = f"its process{f' (pid {pid})' if pid else ''} is gone: {why}" + (f"; last log line: {last}" if last else "")
+        self.log.warning("cluster %s (%s) %s", id, name, error)
+        return {
+            "id": id, "name": name, "status": status, "error": error, "backend": (record or {}).get("backend") or "local",
+            "scheduler_address": "", "dashboard_url": f"{self.prefix}dashboard/{id}/", "workers": 0, "cores": 0,
+            "memory_bytes": 0, "adapt": None, "requested_workers": 0, "recording": False,
+            "kind": registry.SIDEBAR, "where": None, "pid": pid,
+        }
+
+    # --- what the sidebar does ----------------------------------------------------------
+    async def running(self, id):
+        """The registered, running cluster `id` (for jobs, reports, packages and files)."""
+        record = self._record(id)
+        model = self._model(record)
+        if model["status"] != RUNNING:
+            raise ClusterError(f"cluster {id} is {model['status']}, not running", 409)
+        return RemoteCluster(record, self.caller)
+
+    def _record(self, id):
+        self._records()
+        record = self.reader.get(id)
+        if record is None:
+            if id in self._lost or id in self._spawned:
+                raise ClusterError(f"cluster {id} is {LOST if id in self._lost else STARTING}", 409)
+            raise ClusterError(f"no cluster with id {id!r}", 404)
+        return record
+
+    async def _control(self, id):
+        """The record of `id`; for a host that is still coming up, wait until it has one."""
+        deadline = time.monotonic() + 60
+        while id in self._spawned and self.reader.get(id) is None:
+            self._records()
+            if id in self._lost:
+                break
+            if time.monotonic() > deadline:
+                raise ClusterError(f"cluster {id} did not come up in time", 504)
+            await asyncio.sleep(0.05)
+        return self._record(id)
+
+    async def scale(self, id, workers):
+        workers = check_workers(workers)
+        return await self._resize(id, "scale", n=workers)
+
+    async def adapt(self, id, adapt):
+        adapt = check_adapt(adapt)
+        return await self._resize(id, "adapt", **adapt)
+
+    async def _resize(self, id, op, **kwargs):
+        record = await self._control(id)
+        info = await self.caller.call(record["control"], op, **kwargs)
+        self._info[id] = (time.monotonic(), info)
+        return self._model(record)
+
+    async def close(self, id):
+        """Close a cluster (its workers and jobs), wherever it lives; or dismiss a lost one."""
+        if id in self._lost:
+            registry.remove(id, log=True)
+            return dict(self._lost.pop(id), status=CLOSED)
+        spawn = self._spawned.get(id)
+        record = self.reader.get(id) or (None if spawn else self._record(id))
+        model = self._model(record) if record else self._spawn_model(id)
+        self._closing.add(id)
         try:
-            async with _client(entry.cluster) as client:
-                last_count = await client.run_on_scheduler(lambda dask_scheduler: dask_scheduler.monitor.count)
-                await client.get_task_stream(start=0, stop=0)  # makes the scheduler record the task stream
-            entry.report = {"start": time.time(), "last_count": last_count}
-        except Exception as e:
-            entry.report = None
-            raise ClusterError(f"cannot start recording on cluster {id}: {e}", 502) from None
-        return self.model(id)
+            await self._close(id, record, spawn)
+        finally:
+            self._closing.discard(id)
+            self.reports.pop(id, None)
+        return dict(model, status=CLOSED, workers=0, cores=0, memory_bytes=0, requested_workers=0)
 
-    async def stop_report(self, id, root_dir):
-        """Save the report since start_report as HTML; {"path": relative to root_dir (or None), "file"}."""
-        entry = self._get(id, running=True)
-        report = entry.report
-        if not report:
-            raise ClusterError(f"cluster {id} is not recording a performance report", 409)
-        entry.report = None
-        root = Path(root_dir).expanduser().resolve()
-        folder = root / os.path.expanduser(dask.config.get("coffea-casa.performance-report-dir", None) or ".")
-        name = re.sub(r"[^\w.-]+", "-", entry.name).strip("-.") or entry.id
-        file = folder.resolve() / f"dask-report-{name}-{time.strftime('%Y%m%d-%H%M%S')}.html"
+    async def _close(self, id, record, spawn):
+        pid = (record or {}).get("pid") or spawn.proc.pid
+        started = (record or {}).get("pid_started") or registry.process_started(pid)
+        host = record is None or record.get("kind") == registry.SIDEBAR
         try:
-            async with _client(entry.cluster) as client:
-                html = await client.scheduler.performance_report(
-                    start=report["start"], last_count=report["last_count"],
-                    code=f"# Recorded from the coffea-casa sidebar: cluster {entry.name} ({entry.id})",
-                    mode="inline",  # bokeh's JavaScript inside the file: it renders offline too
-                )
-            file.parent.mkdir(parents=True, exist_ok=True)
-            file.write_text(html, encoding="utf-8")
-        except Exception as e:
-            raise ClusterError(f"cannot save the performance report of cluster {id}: {e}", 502) from None
-        self.log.info("performance report of cluster %s saved to %s", id, file)
-        path = file.relative_to(root).as_posix() if file.is_relative_to(root) else None
-        return {"path": path, "file": str(file)}
+            if record is None:
+                raise ClusterError("not registered yet")
+            await self.caller.call(record["control"], "close")
+        except ClusterError as e:
+            if not host:
+                raise
+            self.log.info("cluster %s: %s; stopping its host process", id, e)
+            _signal(pid, started, signal.SIGTERM)
+        # A host exits once its cluster is closed; a kernel's cluster removes its record.
+        gone = (lambda: not registry.alive(pid, started)) if host else (
+            lambda: self.reader.get(id) is None or not registry.alive(pid, started))
+        deadline = time.monotonic() + CLOSE_TIMEOUT
+        while not gone():
+            if spawn is not None:
+                spawn.proc.poll()
+            if time.monotonic() > deadline:
+                if not host:
+                    raise ClusterError(f"cluster {id} did not close within {CLOSE_TIMEOUT:g} s", 504)
+                self.log.warning("cluster %s: host process %s did not exit; killing it", id, pid)
+                _signal(pid, started, signal.SIGKILL)
+                break
+            await asyncio.sleep(0.05)
+        if spawn is not None:
+            spawn.proc.poll()
+            self._spawned.pop(id, None)
+        registry.remove(id, log=host)
+        self._info.pop(id, None)
+        self._seen.pop(id, None)  # closed, not lost
 
-    async def install_packages(self, id, packages):
-        """Register distributed's PipInstall plugin: running workers install now, new ones on start."""
-        from distributed.diagnostics.plugin import PipInstall
+    async def close_all(self):
+        """On a graceful stop: close the sidebar clusters this server owns (not kernels' clusters)."""
+        if config.get("keep-clusters-on-stop", False):
+            if self._spawned or self._own():
+                self.log.info("keeping the sidebar clusters running (coffea-casa.keep-clusters-on-stop)")
+            return
+        ids = [r["id"] for r in self._own()] + [id for id in self._spawned if self.reader.get(id) is None]
+        if ids:
+            self.log.info("closing %d cluster(s)", len(ids))
+        await asyncio.gather(*(self.close(id) for id in ids), return_exceptions=True)
 
-        entry = self._get(id, running=True)
-        packages = check_packages(packages)
+    def _own(self):
+        return [r for r in self._records() if r.get("kind") == registry.SIDEBAR and r.get("server_pid") == self.pid]
+
+    async def shutdown(self):
+        if self._caller is not None:
+            await self._caller.close()
+
+    # --- the dashboard proxy --------------------------------------------------------------
+    def dashboard_target(self, key):
+        """(host, port) of a registered cluster's dashboard, or None. Never taken from a request.
+
+        `key` is a cluster id, or `host:port` of a registered dashboard (the link
+        distributed shows in a kernel: `distributed.dashboard.link`).
+        """
+        records = self.reader.records(prune=False)
+        for record in records:
+            if record["id"] == key and record.get("dashboard"):
+                return tuple(record["dashboard"])
+        host, _, port = key.rpartition(":")
+        for record in records:
+            dashboard = record.get("dashboard")
+            if dashboard and [dashboard[0], str(dashboard[1])] == [host.strip("[]"), port]:
+                return tuple(dashboard)
+        return None
+
+    def report_name(self, id):
+        record = self.reader.get(id) or {}
+        return re.sub(r"[^\w.-]+", "-", record.get("name") or "").strip("-.") or id
+
+
+def _signal(pid, started, sig):
+    """Signal a host's process group (it leads its own session), if it is still that process."""
+    if registry.alive(pid, started):
         try:
-            async with _client(entry.cluster) as client:
-                await client.register_plugin(PipInstall(packages=packages))
-        except Exception as e:
-            raise ClusterError(f"installing {' '.join(packages)} on cluster {id} failed: {e}", 502) from None
-        self.log.info("cluster %s: installed %s on its workers", id, packages)
-        return self.model(id)
+            os.killpg(pid, sig)
+        except (ProcessLookupError, PermissionError):
+            pass
 
-    async def upload_file(self, id, path, root_dir):
-        """distributed's upload_file for a file inside root_dir (`path` is relative to it)."""
-        from distributed.diagnostics.plugin import UploadFile
 
-        entry = self._get(id, running=True)
-        if not isinstance(path, str) or not path or "\0" in path:
-            raise ClusterError("path must be a file path relative to the server's root folder")
-        root = Path(root_dir).expanduser().resolve()
-        file = (root / path).resolve()
-        if not file.is_relative_to(root):
-            raise ClusterError(f"{path!r} is outside the server's root folder")
-        if file.suffix not in UPLOADABLE:
-            raise ClusterError(f"only {', '.join(UPLOADABLE)} files can be sent to workers, not {path!r}")
-        if not file.is_file():
-            raise ClusterError(f"no file {path!r}", 404)
+def _exit_reason(returncode):
+    if returncode is None:
+        return "it ended"
+    if returncode < 0:
         try:
-            async with _client(entry.cluster) as client:
-                # Only the workers' half of Client.upload_file: the scheduler runs inside this
-                # Jupyter server, which must not import the user's module. A stable name: sending
-                # the file again replaces it (and workers re-import it).
-                await client.register_plugin(UploadFile(str(file)), name=f"upload-file-{file.name}")
-        except Exception as e:
-            raise ClusterError(f"sending {path} to the workers of cluster {id} failed: {e}", 502) from None
-        return self.model(id)
+            return f"killed by {signal.Signals(-returncode).name}"
+        except ValueError:
+            return f"killed by signal {-returncode}"
+    return f"it exited with code {returncode}"
 
 
-MAX_PACKAGES = 100
-UPLOADABLE = (".py", ".egg", ".zip")  # what distributed's upload_file puts on the workers' sys.path
-
-
-def check_packages(packages):
-    """A non-empty list of pip requirement strings (no pip options)."""
-    if (not isinstance(packages, list) or not 0 < len(packages) <= MAX_PACKAGES
-            or not all(isinstance(p, str) and p.strip() and len(p) <= 1000 for p in packages)):
-        raise ClusterError(f"packages must be a list of 1 to {MAX_PACKAGES} requirement strings")
-    packages = [p.strip() for p in packages]
-    if any(p.startswith("-") for p in packages):
-        raise ClusterError("packages are requirements, not pip options")
-    return packages
-
-
-def _client(cluster):
-    """An asynchronous Client of the cluster, with the cluster's own TLS settings."""
-    from distributed import Client
-
-    return Client(cluster.scheduler_address, security=getattr(cluster, "security", None),
-                  asynchronous=True, set_as_default=False, timeout=30)
-
-
-def _planned(cluster):
-    """Workers asked for (SpecCluster.plan), whether or not their jobs have started yet."""
-    if cluster is None:
-        return 0
-    return len(getattr(cluster, "plan", None) or getattr(cluster, "requested", None) or ())
-
-
-def _finite(x):
-    return int(x) if x is not None and math.isfinite(x) else MAX_WORKERS
-
-
-async def _awaitable(cluster):
-    if hasattr(cluster, "__await__"):
-        await cluster
-
-
-async def _close(cluster):
+def _last_line(path):
     try:
-        result = cluster.close()
-        if asyncio.iscoroutine(result) or isinstance(result, asyncio.Future):
-            await asyncio.wait_for(result, 60)
-    except Exception as e:  # a half-started cluster may fail to close; its reaper still runs
-        logger.warning("closing cluster failed: %s", e)
+        with open(path, "rb") as f:
+            f.seek(max(0, os.path.getsize(path) - 4096))
+            lines = [line.strip() for line in f.read().decode("utf-8", "replace").splitlines() if line.strip()]
+    except OSError:
+        return None
+    return lines[-1][:500] if lines else None

@@ -5,13 +5,21 @@ Every test talks only to loopback: the scheduler's contact address is 127.0.0.2
 away from the user's ~/.config.
 """
 
+import atexit
 import os
+import shutil
 import tempfile
+from pathlib import Path
 
 _RUN_DIR = tempfile.mkdtemp(prefix="coffea-casa-tests-")
-# Set before dask is imported, so subprocesses (jupyter servers, scripts) inherit them.
+atexit.register(shutil.rmtree, _RUN_DIR, ignore_errors=True)
+_TESTS = Path(__file__).resolve().parent
+# Set before dask is imported, so subprocesses (jupyter servers, sidebar hosts, scripts,
+# kernels) inherit them: this folder's test factories are importable everywhere.
 os.environ.update(
     {
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(_TESTS.parent), str(_TESTS), os.environ.get("PYTHONPATH")])),
+        "JUPYTER_RUNTIME_DIR": os.path.join(_RUN_DIR, "runtime"),
         "DASK_COFFEA_CASA__EXTERNAL_ADDRESS": "127.0.0.2",
         "DASK_COFFEA_CASA__TLS_DIR": os.path.join(_RUN_DIR, "tls"),
         "DASK_COFFEA_CASA__SECRETS_DIR": os.path.join(_RUN_DIR, "no-facility-secrets"),

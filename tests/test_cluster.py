@@ -1,9 +1,12 @@
 """CoffeaCasaCluster on the embedded local backend: the docs' snippets, defaults, ports, leaks."""
 
 import logging
+import os
+import socket
 import subprocess
 import sys
 import textwrap
+import threading
 
 import dask
 import pytest
@@ -106,9 +109,7 @@ def test_external_address_comes_from_the_environment(monkeypatch):
 
 
 def test_several_clusters_at_once_take_free_ports():
-    from coffea_casa_lab.cluster import pick_port
-
-    documented_port_free = pick_port(8786, "127.0.0.2", "scheduler") == 8786
+    documented_port_free = port_is_free("127.0.0.2", 8786)
     first = CoffeaCasaCluster()
     second = CoffeaCasaCluster()
     try:
@@ -123,14 +124,62 @@ def test_several_clusters_at_once_take_free_ports():
         first.close()
 
 
-def test_strict_ports_site_gets_a_clear_error():
+def port_is_free(host, port):
+    with socket.socket() as s:
+        try:
+            s.bind((host, port))
+            return True
+        except OSError:
+            return False
+
+
+def test_strict_ports_site_gets_a_clear_error(no_leaks):
     first = CoffeaCasaCluster()
+    threads = threading.active_count()
     try:
         with dask.config.set({"coffea-casa.strict-ports": True}):
             with pytest.raises(PortInUseError, match="8786 is already in use"):
                 CoffeaCasaCluster()
+            # the scheduler port of another program, the dashboard port of the first cluster
+            dashboard = int(first.dashboard_link.split(":")[-1].split("/")[0])
+            with pytest.raises(PortInUseError, match=f"{dashboard} is already in use"):
+                CoffeaCasaCluster(scheduler_port=0, dashboard_port=dashboard)
+        assert wait_until(lambda: threading.active_count() <= threads)  # no loop thread left behind
     finally:
         first.close()
+
+
+def test_a_taken_port_is_retried_not_probed(no_leaks):
+    """Binding is the test: a port taken between any probe and the bind still works out."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.2", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        cluster = CoffeaCasaCluster(scheduler_port=port, dashboard_port=port)
+        try:
+            actual = int(cluster.scheduler_address.rsplit(":", 1)[1])
+            assert actual != port and cluster.settings["scheduler_options"]["port"] == actual
+            assert f'+DaskSchedulerAddress = "{cluster.scheduler_address}"' in cluster.job_script()
+            assert f":{port}/" not in cluster.dashboard_link
+            cluster.scale(1)
+            cluster.wait_for_workers(1)  # the worker found the scheduler at its real port
+        finally:
+            cluster.close()
+
+
+def test_the_local_backend_refuses_more_workers_than_the_machine_takes():
+    from coffea_casa_lab.cluster import local_worker_cap
+
+    cap = local_worker_cap()
+    assert 1 <= cap <= 4 * os.cpu_count()
+    cluster = CoffeaCasaCluster()
+    try:
+        for call in (lambda: cluster.scale(cap + 1), lambda: cluster.adapt(minimum=0, maximum=cap + 1)):
+            with pytest.raises(ValueError, match=f"at most {cap}"):
+                call()
+        assert not cluster.plan
+    finally:
+        cluster.close()
 
 
 def test_plain_tcp_and_foreign_ca_clients_are_refused():

@@ -1,16 +1,21 @@
-"""ClusterManager: the labextension factory config, lifecycle, models and failures (real clusters)."""
+"""ClusterManager: the labextension factory config, and sidebar clusters in host processes
+of their own: lifecycle, models, failures, requests while starting, a host that dies."""
 
 import asyncio
 import os
+import signal
 import textwrap
 
 import dask
+import psutil
 import pytest
 import yaml
 
-from coffea_casa_lab.manager import ClusterError, ClusterManager, labextension_config
+from coffea_casa_lab import registry
+from coffea_casa_lab.manager import ClusterError, ClusterManager
+from coffea_casa_lab.options import labextension_config
 
-pytestmark = pytest.mark.usefixtures("local_backend")
+pytestmark = pytest.mark.usefixtures("refreshed_config", "local_backend_everywhere", "own_registry")
 
 DOCS_YAML = """\
 labextension:
@@ -27,47 +32,57 @@ labextension:
         maximum: 10
 """
 
-SMALL = {"cores": 1, "memory": "1 GiB", "death-timeout": 30}
+SMALL = {"DASK_JOBQUEUE__COFFEA_CASA__CORES": "1", "DASK_JOBQUEUE__COFFEA_CASA__MEMORY": "1 GiB",
+         "DASK_JOBQUEUE__COFFEA_CASA__DEATH_TIMEOUT": "30"}
 
 
-def labext(**kw):
-    base = {"factory": {"module": "coffea_casa", "class": "CoffeaCasaCluster", "args": [], "kwargs": SMALL}}
-    base.update(kw)
-    return dask.config.set({"labextension": base})
+@pytest.fixture
+def refreshed_config():
+    """dask config read again from the environment once the test's variables are gone."""
+    yield
+    dask.config.refresh()
 
 
-async def wait_status(manager, id, timeout=120):
+@pytest.fixture
+def local_backend_everywhere(monkeypatch):
+    """The embedded default, in this process and in the host processes it starts."""
+    for key, value in dict(SMALL, DASK_COFFEA_CASA__BACKEND="local").items():
+        monkeypatch.setenv(key, value)
+    dask.config.refresh()
+
+
+@pytest.fixture
+def own_registry(tmp_path, monkeypatch):
+    monkeypatch.setenv("JUPYTER_RUNTIME_DIR", str(tmp_path / "runtime"))
+
+
+def factory_env(monkeypatch, module, cls, **extra):
+    """Sets the factory for this process and the hosts (they read the same dask config)."""
+    monkeypatch.setenv("DASK_LABEXTENSION__FACTORY__MODULE", module)
+    monkeypatch.setenv("DASK_LABEXTENSION__FACTORY__CLASS", cls)
+    for key, value in extra.items():
+        monkeypatch.setenv(key, value)
+    dask.config.refresh()
+
+
+async def wait_model(manager, id, predicate, timeout=90):
     for _ in range(int(timeout * 10)):
-        model = manager.model(id)
-        if model["status"] != "starting":
+        model = await manager.model(id)
+        if predicate(model):
             return model
         await asyncio.sleep(0.1)
-    return manager.model(id)
+    return await manager.model(id)
 
 
-async def wait_model(manager, id, predicate, timeout=60):
-    for _ in range(int(timeout * 10)):
-        if predicate(manager.model(id)):
-            break
-        await asyncio.sleep(0.1)
-    return manager.model(id)
+def host_pid(model):
+    return model["pid"]
 
 
-# Factories for the failure tests (importable as test_manager.*)
-class Exploding:
-    def __init__(self, *args, **kwargs):
-        raise ValueError("the site is closed today")
-
-
-class NeverReady:
-    def __init__(self, *args, **kwargs):
-        self.closed = False
-
-    def __await__(self):
-        return asyncio.sleep(3600).__await__()
-
-    async def close(self):
-        self.closed = True
+def gone(pid):
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
 
 
 def test_docs_yaml_verbatim_is_understood():
@@ -104,98 +119,133 @@ def test_list_shaped_default_and_dashed_kwargs():
     assert cfg["initial"][0]["name"] == "UNL HTCondor cluster"
 
 
-async def test_docs_yaml_starts_an_adaptive_cluster(no_leaks):
+async def test_a_sidebar_cluster_lives_in_a_host_process_of_its_own(no_leaks):
     manager = ClusterManager()
-    with dask.config.set(yaml.safe_load(DOCS_YAML)):
-        model = manager.start_cluster()
-    assert model["status"] == "starting"
-    model = await wait_status(manager, model["id"])
-    assert model["status"] == "running", model
-    assert model["adapt"] == {"minimum": 5, "maximum": 10}
-    assert model["backend"] == "local"
-    await manager.close_all()
-    assert manager.list() == []
-
-
-async def test_lifecycle_and_live_model(no_leaks):
-    manager = ClusterManager()
-    with labext(default=[{"workers": 1}]):
-        model = manager.start_cluster({"name": "mine"})
+    model = manager.start_cluster({"name": "mine", "workers": 1})
     id = model["id"]
+    assert model["status"] == "starting" and model["kind"] == "sidebar"
     assert model["dashboard_url"] == f"coffea-casa/dashboard/{id}/"
-    model = await wait_status(manager, id)
-    assert model["status"] == "running" and model["name"] == "mine"
+    model = await wait_model(manager, id, lambda m: m["status"] != "starting")
+    assert model["status"] == "running" and model["name"] == "mine", model
     assert model["scheduler_address"].startswith("tls://127.0.0.2:")
     model = await wait_model(manager, id, lambda m: m["workers"] == 1)
-    assert (model["workers"], model["cores"], model["requested_workers"]) == (1, 1, 1)
-    assert model["memory_bytes"] == 2**30
-    assert model["adapt"] is None
-    host, port = manager.dashboard_target(id)
-    assert host == "127.0.0.2" and port > 0
+    assert (model["workers"], model["cores"], model["memory_bytes"], model["requested_workers"]) == (1, 1, 2**30, 1)
 
-    model = manager.adapt(id, {"minimum": 0, "maximum": 2})
+    # the scheduler is in the host, a process of its own session, not in this one
+    host = psutil.Process(host_pid(model))
+    assert host.pid != os.getpid() and os.getsid(host.pid) == host.pid
+    assert "coffea_casa_lab.host" in " ".join(host.cmdline())
+    record = registry.Reader().get(id)
+    assert record["kind"] == "sidebar" and record["server_pid"] == os.getpid()
+    assert oct(registry.directory().stat().st_mode & 0o777) == "0o700"
+    assert oct(registry.record_path(id).stat().st_mode & 0o777) == "0o600"
+    assert manager.dashboard_target(id) == tuple(record["dashboard"])
+
+    model = await manager.adapt(id, {"minimum": 0, "maximum": 2})
     assert model["adapt"] == {"minimum": 0, "maximum": 2}
-    model = manager.scale(id, 2)
+    model = await manager.scale(id, 2)
     assert model["adapt"] is None and model["requested_workers"] == 2
     model = await wait_model(manager, id, lambda m: m["workers"] == 2)
-    assert model["workers"] == 2 and model["cores"] == 2
+    assert model["cores"] == 2
 
     closed = await manager.close(id)
     assert closed["status"] == "closed"
+    assert gone(host.pid)
     assert manager.dashboard_target(id) is None
+    assert not registry.record_path(id).exists() and not registry.log_path(id).exists()
     with pytest.raises(ClusterError) as e:
-        manager.model(id)
+        await manager.model(id)
     assert e.value.status == 404
 
 
+async def test_a_patch_while_starting_is_applied_once_it_runs(no_leaks):
+    manager = ClusterManager()
+    id = manager.start_cluster({"workers": 0})["id"]
+    model = await manager.scale(id, 1)  # the host may not even have its record yet: it waits
+    assert model["status"] in ("starting", "running") and model["requested_workers"] == 1
+    model = await wait_model(manager, id, lambda m: m["workers"] == 1)
+    assert model["status"] == "running" and model["workers"] == 1
+    await manager.close_all()
+    assert await manager.list() == []
+
+
+async def test_the_docs_yaml_starts_an_adaptive_cluster(monkeypatch, no_leaks):
+    monkeypatch.setenv("DASK_LABEXTENSION__DEFAULT__ADAPT", "{'minimum': 1, 'maximum': 2}")
+    dask.config.refresh()
+    manager = ClusterManager()
+    id = manager.start_cluster()["id"]
+    model = await wait_model(manager, id, lambda m: m["status"] != "starting")
+    assert model["status"] == "running" and model["adapt"] == {"minimum": 1, "maximum": 2}, model
+    await manager.close_all()
+
+
 @pytest.mark.parametrize(
-    "factory, message",
+    "module, cls, message",
     [
-        ({"module": "no_such_module_here", "class": "X"}, "cannot import the cluster factory no_such_module_here.X"),
-        ({"module": "coffea_casa", "class": "NoSuchClass"}, "cannot import the cluster factory"),
-        ({"module": "test_manager", "class": "Exploding"}, "ValueError: the site is closed today"),
-        ({"module": "test_manager", "class": "NeverReady"}, "did not start within 0.5 s"),
+        ("no_such_module_here", "X", "cannot import the cluster factory no_such_module_here.X"),
+        ("coffea_casa", "NoSuchClass", "cannot import the cluster factory"),
+        ("factories", "Exploding", "ValueError: the site is closed today"),
+        ("factories", "NeverReady", "did not start within 1 s"),
     ],
 )
-async def test_failing_factory_gives_failed_model(factory, message):
-    manager = ClusterManager(start_timeout=0.5)
-    with dask.config.set({"labextension": {"factory": dict(factory, args=[], kwargs={})}}):
-        model = manager.start_cluster()
-    model = await wait_status(manager, model["id"], timeout=10)
-    assert model["status"] == "failed"
-    assert message in model["error"]
+async def test_a_failing_factory_gives_a_failed_model(monkeypatch, module, cls, message):
+    factory_env(monkeypatch, module, cls, DASK_LABEXTENSION__START_TIMEOUT="1")
+    manager = ClusterManager()
+    id = manager.start_cluster()["id"]
+    model = await wait_model(manager, id, lambda m: m["status"] not in ("starting",), timeout=60)
+    assert model["status"] == "failed" and message in model["error"], model
     with pytest.raises(ClusterError) as e:
-        manager.scale(model["id"], 1)
-    assert e.value.status == 409
-    await manager.close(model["id"])
-    assert manager.list() == []
+        await manager.scale(id, 1)
+    assert e.value.status == 409 and "failed" in str(e.value)
+    pid = host_pid(model)
+    assert (await manager.close(id))["status"] == "closed"
+    assert gone(pid) and await manager.list() == []
 
 
-async def test_starting_does_not_block_the_loop():
-    manager = ClusterManager(start_timeout=30)
-    with dask.config.set({"labextension": {"factory": {"module": "test_manager", "class": "NeverReady"}}}):
-        ids = [manager.start_cluster()["id"] for _ in range(3)]
+async def test_starting_does_not_block_the_loop(monkeypatch):
+    factory_env(monkeypatch, "factories", "NeverReady")
+    manager = ClusterManager()
+    ids = [manager.start_cluster()["id"] for _ in range(3)]
     ticks = 0
     for _ in range(20):  # the loop keeps turning while three clusters are starting
         await asyncio.sleep(0.01)
         ticks += 1
     assert ticks == 20
-    assert [m["status"] for m in manager.list()] == ["starting"] * 3
+    assert [m["status"] for m in await manager.list()] == ["starting"] * 3
     closed = await asyncio.gather(*(manager.close(i) for i in ids))
     assert {m["status"] for m in closed} == {"closed"}
+    assert await manager.list() == []
 
 
-async def test_initial_clusters_start_in_the_background(no_leaks):
+async def test_initial_clusters_start_once(monkeypatch, no_leaks):
+    factory_env(monkeypatch, "factories", "FakeCluster",
+                DASK_LABEXTENSION__INITIAL='[{"name": "first", "workers": 0}, {"name": "second", "adapt": {"minimum": 0, "maximum": 1}}]')
     manager = ClusterManager()
-    with labext(initial=[{"name": "first", "workers": 0}, {"name": "second", "adapt": {"minimum": 0, "maximum": 1}}]):
-        models = manager.start_initial()
+    models = manager.start_initial()
     assert [m["name"] for m in models] == ["first", "second"]
-    assert {m["status"] for m in models} == {"starting"}
     for m in models:
-        assert (await wait_status(manager, m["id"]))["status"] == "running"
-    assert manager.model(models[1]["id"])["adapt"] == {"minimum": 0, "maximum": 1}
+        assert (await wait_model(manager, m["id"], lambda m: m["status"] != "starting"))["status"] == "running"
+    assert (await manager.model(models[1]["id"]))["adapt"] == {"minimum": 0, "maximum": 1}
+    # a restarted server finds them instead of starting them again
+    assert ClusterManager().start_initial() == []
     await manager.close_all()
-    assert manager.list() == []
+    assert await manager.list() == []
+
+
+async def test_a_host_that_dies_shows_why_and_can_be_dismissed(monkeypatch):
+    factory_env(monkeypatch, "factories", "FakeCluster")
+    manager = ClusterManager()
+    id = manager.start_cluster()["id"]
+    model = await wait_model(manager, id, lambda m: m["status"] == "running")
+    os.kill(host_pid(model), signal.SIGKILL)
+    model = await wait_model(manager, id, lambda m: m["status"] == "lost", timeout=10)
+    assert model["status"] == "lost" and "killed by SIGKILL" in model["error"], model
+    assert manager.dashboard_target(id) is None
+    with pytest.raises(ClusterError) as e:
+        await manager.scale(id, 1)
+    assert e.value.status == 409
+    assert (await manager.close(id))["status"] == "closed"  # dismissed
+    assert await manager.list() == []
 
 
 @pytest.mark.parametrize(
@@ -221,45 +271,11 @@ def test_bad_options_are_refused(options):
     assert e.value.status == 400 and str(e.value)
 
 
-def test_unknown_id_is_404():
+async def test_unknown_id_is_404():
     manager = ClusterManager()
-    for call in (manager.model, lambda i: manager.scale(i, 1), lambda i: manager.adapt(i, {"minimum": 0})):
+    for call in (manager.model, lambda i: manager.scale(i, 1), lambda i: manager.adapt(i, {"minimum": 0}),
+                 manager.close, manager.running):
         with pytest.raises(ClusterError) as e:
-            call("nope")
+            await call("nope")
         assert e.value.status == 404
     assert manager.dashboard_target("nope") is None
-
-
-class FakeCluster:
-    """A cluster with no processes, for fuzzing the REST API without starting thousands of workers.
-
-    It keeps the numbers a SpecCluster would report (requested workers, adapt bounds),
-    so the handlers and the manager run their real code paths.
-    """
-
-    backend = "local"
-
-    def __init__(self, *args, asynchronous=False, **kwargs):
-        # its "dashboard" is whatever the test serves at FAKE_DASHBOARD_PORT on 127.0.0.2
-        self.scheduler_address = "tls://127.0.0.2:1"
-        port = int(os.environ.get("FAKE_DASHBOARD_PORT", "0"))
-        self.scheduler_info = {"workers": {}, "services": {"dashboard": port} if port else {}}
-        self.plan = set()
-        self.workers, self.worker_spec = {}, {}
-        self._adaptive = None
-
-    def __await__(self):
-        return asyncio.sleep(0).__await__()
-
-    def scale(self, n):
-        self.plan = {str(i) for i in range(n)}
-
-    def adapt(self, minimum=0, maximum=0, **kwargs):
-        self._adaptive = type("Adaptive", (), {})()
-        self._adaptive.minimum, self._adaptive.maximum = minimum, maximum
-        self._adaptive.periodic_callback = object()
-        self._adaptive.stop = lambda: setattr(self._adaptive, "periodic_callback", None)
-        return self._adaptive
-
-    async def close(self):
-        self.plan = set()

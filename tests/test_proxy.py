@@ -1,6 +1,6 @@
 """The dashboard proxy: a real dashboard on 127.0.0.2 through /user/alice/, crafted targets, auth.
 
-Crafted targets go to a jupyter server whose cluster (test_manager.FakeCluster)
+Crafted targets go to a jupyter server whose cluster (factories.FakeCluster)
 has its "dashboard" at a counting HTTP server of this test, so the test sees
 every request that reaches the dashboard; canary listeners on other ports and
 hosts count every connection anyone makes to them. Both must stay at zero.
@@ -113,7 +113,7 @@ def dashboard(canaries):
 @pytest.fixture(scope="module")
 def fake(tmp_path_factory, dashboard):
     env = {
-        "DASK_LABEXTENSION__FACTORY__MODULE": "test_manager",
+        "DASK_LABEXTENSION__FACTORY__MODULE": "factories",
         "DASK_LABEXTENSION__FACTORY__CLASS": "FakeCluster",
         "FAKE_DASHBOARD_PORT": str(dashboard.port),
     }
@@ -123,7 +123,7 @@ def fake(tmp_path_factory, dashboard):
     closed = s.api("PUT", "clusters").json()["id"]
     wait_cluster(s, closed, lambda m: m["status"] == "running", timeout=30)
     assert s.api("DELETE", f"clusters/{closed}").status_code == 200
-    s.cluster_id, s.closed_id = id, closed
+    s.cluster_id, s.closed_id, s.dashboard_port = id, closed, dashboard.port
     yield s
     s.stop()
 
@@ -149,6 +149,12 @@ def test_fake_dashboard_through_the_proxy(fake, dashboard):
     # a redirect within the dashboard stays within the proxy
     status, headers, _ = raw_get(fake, f"{DASH}{fake.cluster_id}/")
     assert status == 302 and headers["Location"] == f"{DASH}{fake.cluster_id}/status"
+
+
+def test_a_registered_dashboard_by_its_host_and_port(fake, dashboard):
+    """The link distributed shows in a notebook: {base_url}coffea-casa/dashboard/{host}:{port}/status."""
+    status, _, body = raw_get(fake, f"{DASH}127.0.0.2:{dashboard.port}/individual-plots.json")
+    assert status == 200 and json.loads(body) == {"path": "/individual-plots.json"}
 
 
 def crafted(fake, c):
@@ -178,6 +184,11 @@ def crafted(fake, c):
         f"[::1]:{p6}/status",
         f"%5B::1%5D:{p6}/status",
         f"127.0.0.2%3A{p2}/status",
+        # host:port keys only name registered dashboards: not a canary, not a neighbour port
+        f"127.0.0.2:{p2}/status",
+        f"127.0.0.3:{fake.dashboard_port}/status",
+        f"127.0.0.2:{fake.dashboard_port + 1}/status",
+        f"[127.0.0.2]:{fake.dashboard_port}x/status",
         "deadbeef0000/status",
         f"{closed}/status",
         f"{closed}/individual-plots.json",

@@ -31,7 +31,7 @@ def free_port(host="127.0.0.1"):
 class JupyterServer:
     """A jupyter server subprocess with coffea_casa_lab at base_url /user/alice/, on loopback."""
 
-    def __init__(self, tmp, env=None, extra_args=()):
+    def __init__(self, tmp, env=None, extra_args=(), log="server.log"):
         self.token = secrets.token_hex(16)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}{BASE}"
@@ -46,7 +46,7 @@ class JupyterServer:
             JUPYTER_RUNTIME_DIR=str(tmp / "runtime"),
             **(env or {}),
         )
-        self.log = open(tmp / "server.log", "w+")
+        self.log = open(tmp / log, "w+")
         self.proc = subprocess.Popen(
             [
                 sys.executable, "-m", "jupyter_server",
@@ -117,8 +117,8 @@ def server(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def fake_server(tmp_path_factory):
-    """Clusters without processes (test_manager.FakeCluster), so fuzzing can ask for anything."""
-    env = {"DASK_LABEXTENSION__FACTORY__MODULE": "test_manager", "DASK_LABEXTENSION__FACTORY__CLASS": "FakeCluster"}
+    """Clusters without processes (factories.FakeCluster), so fuzzing can ask for anything."""
+    env = {"DASK_LABEXTENSION__FACTORY__MODULE": "factories", "DASK_LABEXTENSION__FACTORY__CLASS": "FakeCluster"}
     s = JupyterServer(tmp_path_factory.mktemp("jupyter-fake"), env)
     yield s
     s.stop()
@@ -215,7 +215,7 @@ def test_failed_factory_is_a_failed_model_and_the_server_stays_up(tmp_path):
 def test_initial_clusters_start_without_blocking_the_server(tmp_path):
     initial = json.dumps([{"name": "never ready"}])
     env = {
-        "DASK_LABEXTENSION__FACTORY__MODULE": "test_manager",
+        "DASK_LABEXTENSION__FACTORY__MODULE": "factories",
         "DASK_LABEXTENSION__FACTORY__CLASS": "NeverReady",
         "DASK_LABEXTENSION__INITIAL": initial,
     }
