@@ -24,8 +24,7 @@ export interface IClusterCardProps {
  * insert client code.
  */
 export function ClusterCard(props: IClusterCardProps): JSX.Element {
-  const { cluster, selected, busy } = props;
-  const running = cluster.status === 'running';
+  const { cluster, selected } = props;
   return (
     <li
       className={
@@ -51,50 +50,67 @@ export function ClusterCard(props: IClusterCardProps): JSX.Element {
           {cluster.status}
         </span>
       </div>
-      <dl className="jp-CoffeaCasa-cardFields">
-        <dt>Backend</dt>
-        <dd className="jp-CoffeaCasa-backend">
-          {cluster.backend === 'htcondor' ? 'HTCondor' : 'local'}
-        </dd>
-        <dt>Scheduler</dt>
-        <dd className="jp-CoffeaCasa-address" title={cluster.scheduler_address}>
-          {cluster.scheduler_address || '—'}
-        </dd>
-        <dt>Workers</dt>
-        <dd className="jp-CoffeaCasa-workers">{workersText(cluster)}</dd>
-        {cluster.adapt && (
-          <>
-            <dt>Adaptive</dt>
-            <dd className="jp-CoffeaCasa-adapt">
-              {cluster.adapt.minimum} – {cluster.adapt.maximum} workers
-            </dd>
-          </>
-        )}
-        <dt>Cores</dt>
-        <dd className="jp-CoffeaCasa-cores">{cluster.cores}</dd>
-        <dt>Memory</dt>
-        <dd className="jp-CoffeaCasa-memory">
-          {formatBytes(cluster.memory_bytes)}
-        </dd>
-      </dl>
+      <CardFields cluster={cluster} />
       <WorkerProgress cluster={cluster} />
-      {cluster.error && (
-        <div className="jp-CoffeaCasa-cardError" role="alert">
-          {cluster.error}
-        </div>
+      {[cluster.error, props.actionError].map(
+        (error, i) =>
+          error && (
+            <div key={i} className="jp-CoffeaCasa-cardError" role="alert">
+              {error}
+            </div>
+          )
       )}
-      {props.actionError && (
-        <div className="jp-CoffeaCasa-cardError" role="alert">
-          {props.actionError}
-        </div>
+      <CardActions {...props} />
+    </li>
+  );
+}
+
+/** Backend, scheduler address, workers, adaptive bounds, cores and memory. */
+function CardFields(props: { cluster: IClusterModel }): JSX.Element {
+  const { cluster } = props;
+  return (
+    <dl className="jp-CoffeaCasa-cardFields">
+      <dt>Backend</dt>
+      <dd className="jp-CoffeaCasa-backend">
+        {cluster.backend === 'htcondor' ? 'HTCondor' : 'local'}
+      </dd>
+      <dt>Scheduler</dt>
+      <dd className="jp-CoffeaCasa-address" title={cluster.scheduler_address}>
+        {cluster.scheduler_address || '—'}
+      </dd>
+      <dt>Workers</dt>
+      <dd className="jp-CoffeaCasa-workers">{workersText(cluster)}</dd>
+      {cluster.adapt && (
+        <>
+          <dt>Adaptive</dt>
+          <dd className="jp-CoffeaCasa-adapt">
+            {cluster.adapt.minimum} – {cluster.adapt.maximum} workers
+          </dd>
+        </>
       )}
+      <dt>Cores</dt>
+      <dd className="jp-CoffeaCasa-cores">{cluster.cores}</dd>
+      <dt>Memory</dt>
+      <dd className="jp-CoffeaCasa-memory">
+        {formatBytes(cluster.memory_bytes)}
+      </dd>
+    </dl>
+  );
+}
+
+/** The performance report toggle, and the Jobs, Scale and Shutdown buttons. */
+function CardActions(props: IClusterCardProps): JSX.Element {
+  const { busy } = props;
+  const running = props.cluster.status === 'running';
+  return (
+    <>
       <label
         className="jp-CoffeaCasa-record"
         title="Stopping saves the Dask performance report and opens it in a tab"
       >
         <input
           type="checkbox"
-          checked={!!cluster.recording}
+          checked={!!props.cluster.recording}
           disabled={!running || busy}
           onChange={props.onRecord}
         />
@@ -124,7 +140,7 @@ export function ClusterCard(props: IClusterCardProps): JSX.Element {
           Shutdown
         </button>
       </div>
-    </li>
+    </>
   );
 }
 

@@ -5,6 +5,7 @@ import { ISignal, Signal } from '@lumino/signaling';
 
 import {
   adaptCluster,
+  errorMessage as message,
   IAdaptModel,
   IClusterModel,
   IDashboardPlot,
@@ -166,10 +167,6 @@ export class ClusterListModel {
 
   find(id: string): IClusterModel | null {
     return this._clusters.find(c => c.id === id) ?? null;
-  }
-
-  get isDisposed(): boolean {
-    return this._poll.isDisposed;
   }
 
   /** Refresh the list now. */
@@ -388,8 +385,4 @@ export namespace ClusterListModel {
 function frequency(interval: number) {
   const ms = Math.max(250, interval);
   return { interval: ms, backoff: true, max: Math.max(30000, ms) };
-}
-
-export function message(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

@@ -3,7 +3,7 @@ import { CommandRegistry } from '@lumino/commands';
 import { Message } from '@lumino/messaging';
 import * as React from 'react';
 
-import { CommandIDs } from '../commands';
+import { CommandIDs } from '../commands/ids';
 import { DashboardLauncher } from '../dashboard';
 import { coffeaCasaIcon } from '../icons';
 import { ClusterList } from './ClusterList';

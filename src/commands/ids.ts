@@ -1,5 +1,5 @@
 /**
- * Command ids, registered once (see actions.ts) and reused by the palette,
+ * Command ids, registered once (see commands/index.ts) and reused by the palette,
  * the sidebar buttons and the context menus.
  */
 export namespace CommandIDs {
