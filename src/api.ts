@@ -7,7 +7,12 @@
 import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
 
-export type ClusterStatus = 'starting' | 'running' | 'failed' | 'closed';
+/** `lost`: the process that held the cluster died without closing it. */
+export type ClusterStatus =
+  'starting' | 'running' | 'failed' | 'closed' | 'lost';
+
+/** Where a cluster lives: made by the sidebar, in a notebook's kernel, or in a script. */
+export type ClusterKind = 'sidebar' | 'kernel' | 'script';
 
 export type ClusterBackend = 'htcondor' | 'local';
 
@@ -35,6 +40,13 @@ export interface IClusterModel {
   requested_workers: number;
   /** A performance report is being recorded. */
   recording?: boolean;
+  /** Absent from older servers, which list only the sidebar's clusters. */
+  kind?: ClusterKind;
+  /**
+   * `kernel`: the notebook's path relative to the server root (null when
+   * unknown); `script`: its command line; null for the sidebar's.
+   */
+  where?: string | null;
 }
 
 /**

@@ -5,19 +5,21 @@
 import { Clipboard, Notification } from '@jupyterlab/apputils';
 import { ReadonlyPartialJSONObject } from '@lumino/coreutils';
 
-import { injectClientCode } from '../inject';
+import { canConnect, injectClientCode } from '../inject';
 import { ICommandContext } from './context';
 import { CommandIDs } from './ids';
 
 export function registerClientCommands(ctx: ICommandContext): void {
   const { app, notebooks, target } = ctx;
-  const hasAddress = (args: ReadonlyPartialJSONObject) =>
-    !!target(args)?.scheduler_address;
+  const connectable = (args: ReadonlyPartialJSONObject) => {
+    const cluster = target(args);
+    return !!cluster && canConnect(cluster);
+  };
 
   app.commands.addCommand(CommandIDs.injectClientCode, {
     label: 'Inject Client Connection Code',
     caption: 'Insert TLS client code into the active notebook or console',
-    isEnabled: hasAddress,
+    isEnabled: connectable,
     execute: ctx.forCluster(cluster => {
       const done =
         injectClientCode(app.shell.currentWidget, cluster) ||
@@ -33,7 +35,7 @@ export function registerClientCommands(ctx: ICommandContext): void {
 
   app.commands.addCommand(CommandIDs.copySchedulerAddress, {
     label: 'Copy Scheduler Address',
-    isEnabled: hasAddress,
+    isEnabled: connectable,
     execute: args => {
       const address = target(args)?.scheduler_address;
       if (address) {

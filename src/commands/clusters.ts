@@ -1,10 +1,12 @@
 /**
  * The cluster list and its clusters: show the sidebar, start, refresh,
- * scale and shut down.
+ * scale, shut down, and dismiss a lost one.
  */
 import { Dialog, showDialog } from '@jupyterlab/apputils';
 import { CommandRegistry } from '@lumino/commands';
+import { ReadonlyPartialJSONObject } from '@lumino/coreutils';
 
+import { IClusterModel } from '../api';
 import { showScaleDialog } from '../sidebar';
 import { ICommandContext } from './context';
 import { CommandIDs } from './ids';
@@ -33,6 +35,16 @@ export function registerClusterCommands(ctx: ICommandContext): void {
 
   commands.addCommand(CommandIDs.scaleCluster, scale(ctx));
   commands.addCommand(CommandIDs.shutdownCluster, shutdown(ctx));
+
+  const isLost = (args: ReadonlyPartialJSONObject) =>
+    ctx.target(args)?.status === 'lost';
+  commands.addCommand(CommandIDs.dismissCluster, {
+    label: 'Dismiss Lost Dask Cluster',
+    caption: 'Remove a cluster whose process is gone from the list',
+    isEnabled: isLost,
+    isVisible: isLost,
+    execute: ctx.forCluster(cluster => model.dismiss(cluster.id))
+  });
 }
 
 function scale(ctx: ICommandContext): CommandRegistry.ICommandOptions {
@@ -60,13 +72,14 @@ function shutdown(ctx: ICommandContext): CommandRegistry.ICommandOptions {
   return {
     label: 'Shut Down Dask Cluster…',
     caption: 'Close the cluster, its workers and its batch jobs',
-    isEnabled: args => !!target(args),
+    isEnabled: args => {
+      const cluster = target(args);
+      return !!cluster && cluster.status !== 'lost';
+    },
     execute: ctx.forCluster(async cluster => {
       const result = await showDialog({
         title: `Shut down ${cluster.name}?`,
-        body:
-          `Its ${cluster.workers} worker(s) stop and every client connected ` +
-          'to it loses its work in progress.',
+        body: shutdownWarning(cluster),
         buttons: [
           Dialog.cancelButton(),
           Dialog.warnButton({ label: 'Shut Down', ariaLabel: 'Shut Down' })
@@ -77,4 +90,23 @@ function shutdown(ctx: ICommandContext): CommandRegistry.ICommandOptions {
       }
     })
   };
+}
+
+/** What shutting `cluster` down stops, for the confirm dialog. */
+function shutdownWarning(cluster: IClusterModel): string {
+  const workers = `${cluster.workers} worker(s)`;
+  if (cluster.kind === 'kernel') {
+    const notebook = cluster.where
+      ? `the notebook ${cluster.where}`
+      : 'a notebook';
+    return (
+      `This cluster belongs to ${notebook}. Closing it stops the ` +
+      `notebook's cluster and its ${workers}: the notebook loses its work ` +
+      'in progress.'
+    );
+  }
+  return (
+    `Its ${workers} stop and every client connected ` +
+    'to it loses its work in progress.'
+  );
 }

@@ -24,7 +24,8 @@ const CARD_ITEMS = [
   CommandIDs.toggleReport,
   CommandIDs.installPackages,
   CommandIDs.openDashboard,
-  CommandIDs.shutdownCluster
+  CommandIDs.shutdownCluster,
+  CommandIDs.dismissCluster
 ];
 
 export function registerCommands(

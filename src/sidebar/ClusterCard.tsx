@@ -1,6 +1,7 @@
 import * as React from 'react';
 
 import { IClusterModel } from '../api';
+import { canConnect } from '../inject';
 import { handleCardPress } from './drag';
 import { formatBytes } from './format';
 
@@ -13,13 +14,16 @@ export interface IClusterCardProps {
   onSelect: () => void;
   onScale: () => void;
   onShutdown: () => void;
+  /** Take a lost cluster off the list (it replaces Shutdown). */
+  onDismiss: () => void;
   onJobs: () => void;
   onRecord: () => void;
 }
 
 /**
- * One cluster: name, status, backend, scheduler address, resources, a
- * progress bar while workers come up, and its Scale and Shutdown buttons.
+ * One cluster: name, where it lives (a notebook or a script), status,
+ * backend, scheduler address, resources, a progress bar while workers come
+ * up, and its Scale and Shutdown buttons (Dismiss once it is lost).
  * Right-click opens the cluster's context menu; drag it into a notebook to
  * insert client code.
  */
@@ -34,7 +38,7 @@ export function ClusterCard(props: IClusterCardProps): JSX.Element {
       data-cluster-id={cluster.id}
       aria-selected={selected}
       title={
-        cluster.scheduler_address
+        canConnect(cluster)
           ? 'Drag into a notebook, or right-click, to insert client code'
           : undefined
       }
@@ -46,6 +50,7 @@ export function ClusterCard(props: IClusterCardProps): JSX.Element {
         <span className="jp-CoffeaCasa-cardName" title={cluster.id}>
           {cluster.name}
         </span>
+        <KindBadge cluster={cluster} />
         <span className={`jp-CoffeaCasa-status jp-mod-${cluster.status}`}>
           {cluster.status}
         </span>
@@ -62,6 +67,25 @@ export function ClusterCard(props: IClusterCardProps): JSX.Element {
       )}
       <CardActions {...props} />
     </li>
+  );
+}
+
+/**
+ * Where a cluster made outside the sidebar lives: the notebook (its file
+ * name; the path in the tooltip) or a script (its command line in the
+ * tooltip).
+ */
+function KindBadge(props: { cluster: IClusterModel }): JSX.Element | null {
+  const { kind, where } = props.cluster;
+  if (kind !== 'kernel' && kind !== 'script') {
+    return null;
+  }
+  const text =
+    kind === 'script' ? 'script' : where ? where.split('/').pop() : 'notebook';
+  return (
+    <span className="jp-CoffeaCasa-badge" title={where ?? undefined}>
+      {text}
+    </span>
   );
 }
 
@@ -98,10 +122,14 @@ function CardFields(props: { cluster: IClusterModel }): JSX.Element {
   );
 }
 
-/** The performance report toggle, and the Jobs, Scale and Shutdown buttons. */
+/**
+ * The performance report toggle, and the Jobs, Scale and Shutdown buttons;
+ * a lost cluster has Dismiss instead of Shutdown.
+ */
 function CardActions(props: IClusterCardProps): JSX.Element {
   const { busy } = props;
   const running = props.cluster.status === 'running';
+  const lost = props.cluster.status === 'lost';
   return (
     <>
       <label
@@ -135,9 +163,9 @@ function CardActions(props: IClusterCardProps): JSX.Element {
         <button
           className="jp-Button jp-mod-styled jp-mod-warn"
           disabled={busy}
-          onClick={props.onShutdown}
+          onClick={lost ? props.onDismiss : props.onShutdown}
         >
-          Shutdown
+          {lost ? 'Dismiss' : 'Shutdown'}
         </button>
       </div>
     </>

@@ -244,8 +244,23 @@ export class ClusterListModel {
   }
 
   /** Shut the cluster down. */
-  async shutdown(id: string): Promise<boolean> {
-    const done = await this._act(id, 'shut down', () =>
+  shutdown(id: string): Promise<boolean> {
+    return this._remove(id, 'shut down');
+  }
+
+  /** Take a lost cluster (its process died) off the list. */
+  dismiss(id: string): Promise<boolean> {
+    return this._remove(id, 'dismiss');
+  }
+
+  dispose(): void {
+    this._poll.dispose();
+    Signal.clearData(this);
+  }
+
+  /** Close the cluster (DELETE) and drop its card. */
+  private async _remove(id: string, verb: string): Promise<boolean> {
+    const done = await this._act(id, verb, () =>
       stopCluster(id, this.serverSettings)
     );
     if (done) {
@@ -253,11 +268,6 @@ export class ClusterListModel {
       this._changed.emit();
     }
     return done;
-  }
-
-  dispose(): void {
-    this._poll.dispose();
-    Signal.clearData(this);
   }
 
   private async _act(

@@ -88,6 +88,7 @@ export class ClusterSidebar extends ReactWidget {
                   onSelect={id => model.select(id)}
                   onScale={id => run(CommandIDs.scaleCluster, { id })}
                   onShutdown={id => run(CommandIDs.shutdownCluster, { id })}
+                  onDismiss={id => run(CommandIDs.dismissCluster, { id })}
                   onJobs={id => run(CommandIDs.showJobs, { id })}
                   onRecord={id => run(CommandIDs.toggleReport, { id })}
                 />
