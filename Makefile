@@ -12,7 +12,7 @@ LAB_ARGS ?=
 # they run in a fresh network namespace that has nothing but loopback (see TOOLCHAIN.md).
 LOOPBACK_ONLY := $(shell [ "$$(id -u)" = 0 ] && command -v unshare >/dev/null && command -v ip >/dev/null \
 	&& unshare -n true 2>/dev/null && echo "unshare -n")
-SOURCES := $(wildcard src/*.ts src/*/*.ts src/*/*.tsx style/*.css style/*/*.svg schema/*.json)
+SOURCES := $(wildcard src/*.ts src/*/*.ts src/*/*.tsx style/*.css style/*.js style/*/*.svg schema/*.json) webpack.config.js scripts/minify-loader.js
 
 .PHONY: lab test install pytest ui-test bench clean
 

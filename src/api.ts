@@ -7,7 +7,12 @@
 import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
 
-export type ClusterStatus = 'starting' | 'running' | 'failed' | 'closed';
+/** `lost`: the process that held the cluster died without closing it. */
+export type ClusterStatus =
+  'starting' | 'running' | 'failed' | 'closed' | 'lost';
+
+/** Where a cluster lives: made by the sidebar, in a notebook's kernel, or in a script. */
+export type ClusterKind = 'sidebar' | 'kernel' | 'script';
 
 export type ClusterBackend = 'htcondor' | 'local';
 
@@ -35,9 +40,14 @@ export interface IClusterModel {
   requested_workers: number;
   /** A performance report is being recorded. */
   recording?: boolean;
+  /** Absent from older servers, which list only the sidebar's clusters. */
+  kind?: ClusterKind;
+  /**
+   * `kernel`: the notebook's path relative to the server root (null when
+   * unknown); `script`: its command line; null for the sidebar's.
+   */
+  where?: string | null;
 }
-
-export type ClusterModel = IClusterModel;
 
 /**
  * Optional body of `PUT {base_url}coffea-casa/clusters`.
@@ -64,11 +74,28 @@ export class ApiError extends Error {
 /** The URL prefix of every coffea-casa route, relative to base_url. */
 export const API_NAMESPACE = 'coffea-casa';
 
+type Settings = ServerConnection.ISettings;
+
 /**
- * List the clusters the server knows about.
+ * Send `body` as JSON (if any) with `method` to `clusters/{...path}`, and
+ * return the server's answer: by default, the cluster's model.
  */
+function send<T = IClusterModel>(
+  method: string,
+  path: string[],
+  settings?: Settings,
+  body?: unknown
+): Promise<T> {
+  const init: RequestInit = { method };
+  if (body !== undefined) {
+    init.body = JSON.stringify(body);
+  }
+  return requestAPI<T>(['clusters', ...path], init, settings);
+}
+
+/** List the clusters the server knows about. */
 export async function listClusters(
-  settings?: ServerConnection.ISettings
+  settings?: Settings
 ): Promise<IClusterModel[]> {
   const data = await requestAPI<unknown>(['clusters'], {}, settings);
   if (!Array.isArray(data)) {
@@ -79,63 +106,29 @@ export async function listClusters(
   return data as IClusterModel[];
 }
 
-/**
- * Ask the server to start a new cluster.
- */
-export async function startCluster(
+/** Ask the server to start a new cluster. */
+export const startCluster = (
   options: INewClusterOptions = {},
-  settings?: ServerConnection.ISettings
-): Promise<IClusterModel> {
-  return requestAPI<IClusterModel>(
-    ['clusters'],
-    { method: 'PUT', body: JSON.stringify(options) },
-    settings
-  );
-}
+  settings?: Settings
+) => send('PUT', [], settings, options);
 
-/**
- * Scale a cluster to a fixed number of workers (this stops adaptivity).
- */
-export async function scaleCluster(
+/** Scale a cluster to a fixed number of workers (this stops adaptivity). */
+export const scaleCluster = (
   id: string,
   workers: number,
-  settings?: ServerConnection.ISettings
-): Promise<IClusterModel> {
-  return requestAPI<IClusterModel>(
-    ['clusters', id],
-    { method: 'PATCH', body: JSON.stringify({ workers }) },
-    settings
-  );
-}
+  settings?: Settings
+) => send('PATCH', [id], settings, { workers });
 
-/**
- * Make a cluster adaptive between `minimum` and `maximum` workers.
- */
-export async function adaptCluster(
+/** Make a cluster adaptive between `minimum` and `maximum` workers. */
+export const adaptCluster = (
   id: string,
   adapt: IAdaptModel,
-  settings?: ServerConnection.ISettings
-): Promise<IClusterModel> {
-  return requestAPI<IClusterModel>(
-    ['clusters', id],
-    { method: 'PATCH', body: JSON.stringify({ adapt }) },
-    settings
-  );
-}
+  settings?: Settings
+) => send('PATCH', [id], settings, { adapt });
 
-/**
- * Shut a cluster down, its workers and batch jobs included.
- */
-export async function stopCluster(
-  id: string,
-  settings?: ServerConnection.ISettings
-): Promise<IClusterModel> {
-  return requestAPI<IClusterModel>(
-    ['clusters', id],
-    { method: 'DELETE' },
-    settings
-  );
-}
+/** Shut a cluster down, its workers and batch jobs included. */
+export const stopCluster = (id: string, settings?: Settings) =>
+  send('DELETE', [id], settings);
 
 /** Where a saved performance report is. */
 export interface IReportLocation {
@@ -146,54 +139,23 @@ export interface IReportLocation {
 }
 
 /** Start recording a Dask performance report on a cluster. */
-export async function startReport(
-  id: string,
-  settings?: ServerConnection.ISettings
-): Promise<IClusterModel> {
-  return requestAPI<IClusterModel>(
-    ['clusters', id, 'performance-report'],
-    { method: 'POST' },
-    settings
-  );
-}
+export const startReport = (id: string, settings?: Settings) =>
+  send('POST', [id, 'performance-report'], settings);
 
 /** Stop recording and save the report's HTML on the server. */
-export async function stopReport(
-  id: string,
-  settings?: ServerConnection.ISettings
-): Promise<IReportLocation> {
-  return requestAPI<IReportLocation>(
-    ['clusters', id, 'performance-report'],
-    { method: 'DELETE' },
-    settings
-  );
-}
+export const stopReport = (id: string, settings?: Settings) =>
+  send<IReportLocation>('DELETE', [id, 'performance-report'], settings);
 
 /** Install pip requirements on a cluster's workers (distributed's PipInstall). */
-export async function installPackages(
+export const installPackages = (
   id: string,
   packages: string[],
-  settings?: ServerConnection.ISettings
-): Promise<IClusterModel> {
-  return requestAPI<IClusterModel>(
-    ['clusters', id, 'packages'],
-    { method: 'POST', body: JSON.stringify({ packages }) },
-    settings
-  );
-}
+  settings?: Settings
+) => send('POST', [id, 'packages'], settings, { packages });
 
 /** Send a file (relative to the server's root folder) to a cluster's workers. */
-export async function sendFile(
-  id: string,
-  path: string,
-  settings?: ServerConnection.ISettings
-): Promise<IClusterModel> {
-  return requestAPI<IClusterModel>(
-    ['clusters', id, 'files'],
-    { method: 'POST', body: JSON.stringify({ path }) },
-    settings
-  );
-}
+export const sendFile = (id: string, path: string, settings?: Settings) =>
+  send('POST', [id, 'files'], settings, { path });
 
 /**
  * One plot of a Dask dashboard: a label and its URL, relative to base_url.
@@ -210,7 +172,7 @@ export interface IDashboardPlot {
  */
 export async function listDashboardPlots(
   id: string,
-  settings?: ServerConnection.ISettings
+  settings?: Settings
 ): Promise<IDashboardPlot[]> {
   const data = await requestAPI<unknown>(
     ['dashboard', id, 'individual-plots.json'],
@@ -259,7 +221,7 @@ export interface IJobLogs {
 /** The batch jobs of a cluster. */
 export async function listJobs(
   id: string,
-  settings?: ServerConnection.ISettings
+  settings?: Settings
 ): Promise<IJobModel[]> {
   const data = await requestAPI<unknown>(
     ['clusters', id, 'jobs'],
@@ -278,23 +240,14 @@ export async function listJobs(
 }
 
 /** Kill (condor_rm) one job of a cluster. */
-export async function killJob(
-  id: string,
-  job: string,
-  settings?: ServerConnection.ISettings
-): Promise<void> {
-  await requestAPI<unknown>(
-    ['clusters', id, 'jobs', job],
-    { method: 'DELETE' },
-    settings
-  );
-}
+export const killJob = (id: string, job: string, settings?: Settings) =>
+  send<unknown>('DELETE', [id, 'jobs', job], settings);
 
 /** stdout and stderr of one job. */
 export async function jobLogs(
   id: string,
   job: string,
-  settings?: ServerConnection.ISettings
+  settings?: Settings
 ): Promise<IJobLogs> {
   const data = await requestAPI<Partial<IJobLogs>>(
     ['clusters', id, 'jobs', job, 'logs'],
@@ -327,8 +280,9 @@ export async function requestAPI<T>(
   try {
     response = await ServerConnection.makeRequest(url, init, settings);
   } catch (error) {
-    const reason = error instanceof Error ? error.message : String(error);
-    throw new ApiError(`Cannot reach the Jupyter server (${reason}).`);
+    throw new ApiError(
+      `Cannot reach the Jupyter server (${errorMessage(error)}).`
+    );
   }
   const text = await response.text();
   if (!response.ok) {
@@ -342,6 +296,11 @@ export async function requestAPI<T>(
   } catch {
     throw new ApiError(`The server sent a response that is not JSON (${url}).`);
   }
+}
+
+/** An error as one line of text. */
+export function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }
 
 /**

@@ -8,8 +8,7 @@ import { IFileBrowserFactory } from '@jupyterlab/filebrowser';
 import { INotebookTracker } from '@jupyterlab/notebook';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 
-import { registerCommands } from './actions';
-import { CommandIDs } from './commands';
+import { CommandIDs, registerCommands } from './commands';
 import { DashboardPane } from './dashboard';
 import {
   ClusterListModel,
@@ -80,46 +79,63 @@ const plugin: JupyterFrontEndPlugin<void> = {
       );
     });
 
-    // Setting `defaultPanes`: plots opened when a cluster's dashboard first answers.
-    let defaultPanes: string[] = [];
-    const opened = new Set<string>();
-    model.dashboardChanged.connect((_, dashboard) => {
-      const id = dashboard.clusterId;
-      if (!dashboard.active || !id || opened.has(id) || !defaultPanes.length) {
-        return;
-      }
-      opened.add(id);
-      for (const plot of dashboard.plots) {
-        if (defaultPanes.includes(plot.label)) {
-          void app.commands.execute(CommandIDs.openDashboardPlot, {
-            id,
-            path: plot.path,
-            label: plot.label
-          });
-        }
-      }
-    });
-
+    const defaultPanes = openDefaultPanes(app, model);
     if (settingRegistry) {
-      const apply = (settings: ISettingRegistry.ISettings) => {
+      loadSettings(settingRegistry, settings => {
         const interval = settings.get('pollInterval').composite as number;
         model.pollInterval = interval ?? DEFAULT_POLL_INTERVAL;
-        defaultPanes =
+        defaultPanes.labels =
           (settings.get('defaultPanes').composite as string[]) ?? [];
         sidebar.hideClusterManager =
           !!settings.get('hideClusterManager').composite;
-      };
-      settingRegistry
-        .load(PLUGIN_ID)
-        .then(settings => {
-          apply(settings);
-          settings.changed.connect(apply);
-        })
-        .catch(reason =>
-          console.error(`${PLUGIN_ID}: could not load settings`, reason)
-        );
+      });
     }
   }
 };
+
+/** Apply the plugin's settings now and whenever they change. */
+function loadSettings(
+  registry: ISettingRegistry,
+  apply: (settings: ISettingRegistry.ISettings) => void
+): void {
+  registry
+    .load(PLUGIN_ID)
+    .then(settings => {
+      apply(settings);
+      settings.changed.connect(apply);
+    })
+    .catch(reason =>
+      console.error(`${PLUGIN_ID}: could not load settings`, reason)
+    );
+}
+
+/**
+ * Setting `defaultPanes`: the plots (by label) opened when a cluster's
+ * dashboard first answers.
+ */
+function openDefaultPanes(
+  app: JupyterFrontEnd,
+  model: ClusterListModel
+): { labels: string[] } {
+  const wanted = { labels: [] as string[] };
+  const opened = new Set<string>();
+  model.dashboardChanged.connect((_, dashboard) => {
+    const id = dashboard.clusterId;
+    if (!dashboard.active || !id || opened.has(id) || !wanted.labels.length) {
+      return;
+    }
+    opened.add(id);
+    for (const plot of dashboard.plots) {
+      if (wanted.labels.includes(plot.label)) {
+        void app.commands.execute(CommandIDs.openDashboardPlot, {
+          id,
+          path: plot.path,
+          label: plot.label
+        });
+      }
+    }
+  });
+  return wanted;
+}
 
 export default plugin;

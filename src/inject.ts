@@ -9,6 +9,11 @@ import { Widget } from '@lumino/widgets';
 
 import { IClusterModel } from './api';
 
+/** Whether a client can connect to the cluster: it has a scheduler that is not lost. */
+export function canConnect(cluster: IClusterModel): boolean {
+  return !!cluster.scheduler_address && cluster.status !== 'lost';
+}
+
 /** The mime type JupyterLab notebooks accept cells from on a drop. */
 export const CELLS_MIME = 'application/vnd.jupyter.cells';
 

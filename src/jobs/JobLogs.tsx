@@ -1,7 +1,8 @@
 import { ReactWidget } from '@jupyterlab/ui-components';
 import * as React from 'react';
 
-import { IJobLogs } from '../api';
+import { errorMessage, IJobLogs } from '../api';
+import { PaneHeader } from './PaneHeader';
 
 /**
  * stdout and stderr of one job, in a lab tab.
@@ -21,7 +22,7 @@ export class JobLogsView extends ReactWidget {
       this._logs = await this._load();
       this._error = null;
     } catch (error) {
-      this._error = error instanceof Error ? error.message : String(error);
+      this._error = errorMessage(error);
     }
     this.update();
   }
@@ -30,23 +31,13 @@ export class JobLogsView extends ReactWidget {
     const logs = this._logs;
     return (
       <div className="jp-CoffeaCasa-jobLogsBody">
-        <header className="jp-CoffeaCasa-header">
-          <h2 className="jp-CoffeaCasa-title">{this.title_}</h2>
-          <button
-            className="jp-Button jp-mod-styled jp-mod-reject"
-            onClick={() => void this.reload()}
-          >
-            Reload
-          </button>
-        </header>
-        {this._error && (
-          <div className="jp-CoffeaCasa-error" role="alert">
-            {this._error}
-          </div>
-        )}
-        {!logs && !this._error && (
-          <p className="jp-CoffeaCasa-note">Loading logs…</p>
-        )}
+        <PaneHeader
+          title={this.title_}
+          button="Reload"
+          onReload={() => void this.reload()}
+          error={this._error}
+          loading={logs ? null : 'Loading logs…'}
+        />
         {logs && (
           <>
             {logs.source === 'dask' && (
@@ -55,18 +46,14 @@ export class JobLogsView extends ReactWidget {
                 worker's Dask log.
               </p>
             )}
-            <section aria-label="stdout">
-              <h3 className="jp-CoffeaCasa-sectionTitle">stdout</h3>
-              <pre className="jp-CoffeaCasa-log">
-                {logs.stdout || '(empty)'}
-              </pre>
-            </section>
-            <section aria-label="stderr">
-              <h3 className="jp-CoffeaCasa-sectionTitle">stderr</h3>
-              <pre className="jp-CoffeaCasa-log">
-                {logs.stderr || '(empty)'}
-              </pre>
-            </section>
+            {(['stdout', 'stderr'] as const).map(stream => (
+              <section key={stream} aria-label={stream}>
+                <h3 className="jp-CoffeaCasa-sectionTitle">{stream}</h3>
+                <pre className="jp-CoffeaCasa-log">
+                  {logs[stream] || '(empty)'}
+                </pre>
+              </section>
+            ))}
           </>
         )}
       </div>

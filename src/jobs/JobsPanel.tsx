@@ -4,7 +4,8 @@ import { Message } from '@lumino/messaging';
 import { Poll } from '@lumino/polling';
 import * as React from 'react';
 
-import { IJobModel, listJobs } from '../api';
+import { errorMessage, IJobModel, listJobs } from '../api';
+import { PaneHeader } from './PaneHeader';
 
 /**
  * The batch jobs (HTCondor jobs, or local worker processes) of one cluster:
@@ -56,25 +57,13 @@ export class JobsPanel extends ReactWidget {
     const jobs = this._jobs;
     return (
       <div className="jp-CoffeaCasa-jobs">
-        <header className="jp-CoffeaCasa-header">
-          <h2 className="jp-CoffeaCasa-title">
-            Jobs · {this._options.clusterName()}
-          </h2>
-          <button
-            className="jp-Button jp-mod-styled jp-mod-reject"
-            onClick={() => void this.refresh()}
-          >
-            Refresh
-          </button>
-        </header>
-        {this._error && (
-          <div className="jp-CoffeaCasa-error" role="alert">
-            {this._error}
-          </div>
-        )}
-        {jobs === null && !this._error && (
-          <p className="jp-CoffeaCasa-note">Loading jobs…</p>
-        )}
+        <PaneHeader
+          title={`Jobs · ${this._options.clusterName()}`}
+          button="Refresh"
+          onReload={() => void this.refresh()}
+          error={this._error}
+          loading={jobs === null ? 'Loading jobs…' : null}
+        />
         {jobs !== null && jobs.length === 0 && (
           <p className="jp-CoffeaCasa-empty">
             No jobs: this cluster has no workers right now. Scale it up from the
@@ -141,9 +130,7 @@ export class JobsPanel extends ReactWidget {
       this._jobs = await listJobs(this.clusterId, this._options.serverSettings);
       this._error = null;
     } catch (error) {
-      this._error = `Could not list the jobs: ${
-        error instanceof Error ? error.message : String(error)
-      }`;
+      this._error = `Could not list the jobs: ${errorMessage(error)}`;
       this.update();
       throw error;
     }

@@ -1,6 +1,7 @@
 import * as React from 'react';
 
 import { IClusterModel } from '../api';
+import { canConnect } from '../inject';
 import { handleCardPress } from './drag';
 import { formatBytes } from './format';
 
@@ -13,19 +14,21 @@ export interface IClusterCardProps {
   onSelect: () => void;
   onScale: () => void;
   onShutdown: () => void;
+  /** Take a lost cluster off the list (it replaces Shutdown). */
+  onDismiss: () => void;
   onJobs: () => void;
   onRecord: () => void;
 }
 
 /**
- * One cluster: name, status, backend, scheduler address, resources, a
- * progress bar while workers come up, and its Scale and Shutdown buttons.
+ * One cluster: name, where it lives (a notebook or a script), status,
+ * backend, scheduler address, resources, a progress bar while workers come
+ * up, and its Scale and Shutdown buttons (Dismiss once it is lost).
  * Right-click opens the cluster's context menu; drag it into a notebook to
  * insert client code.
  */
 export function ClusterCard(props: IClusterCardProps): JSX.Element {
-  const { cluster, selected, busy } = props;
-  const running = cluster.status === 'running';
+  const { cluster, selected } = props;
   return (
     <li
       className={
@@ -35,7 +38,7 @@ export function ClusterCard(props: IClusterCardProps): JSX.Element {
       data-cluster-id={cluster.id}
       aria-selected={selected}
       title={
-        cluster.scheduler_address
+        canConnect(cluster)
           ? 'Drag into a notebook, or right-click, to insert client code'
           : undefined
       }
@@ -47,54 +50,95 @@ export function ClusterCard(props: IClusterCardProps): JSX.Element {
         <span className="jp-CoffeaCasa-cardName" title={cluster.id}>
           {cluster.name}
         </span>
+        <KindBadge cluster={cluster} />
         <span className={`jp-CoffeaCasa-status jp-mod-${cluster.status}`}>
           {cluster.status}
         </span>
       </div>
-      <dl className="jp-CoffeaCasa-cardFields">
-        <dt>Backend</dt>
-        <dd className="jp-CoffeaCasa-backend">
-          {cluster.backend === 'htcondor' ? 'HTCondor' : 'local'}
-        </dd>
-        <dt>Scheduler</dt>
-        <dd className="jp-CoffeaCasa-address" title={cluster.scheduler_address}>
-          {cluster.scheduler_address || '—'}
-        </dd>
-        <dt>Workers</dt>
-        <dd className="jp-CoffeaCasa-workers">{workersText(cluster)}</dd>
-        {cluster.adapt && (
-          <>
-            <dt>Adaptive</dt>
-            <dd className="jp-CoffeaCasa-adapt">
-              {cluster.adapt.minimum} – {cluster.adapt.maximum} workers
-            </dd>
-          </>
-        )}
-        <dt>Cores</dt>
-        <dd className="jp-CoffeaCasa-cores">{cluster.cores}</dd>
-        <dt>Memory</dt>
-        <dd className="jp-CoffeaCasa-memory">
-          {formatBytes(cluster.memory_bytes)}
-        </dd>
-      </dl>
+      <CardFields cluster={cluster} />
       <WorkerProgress cluster={cluster} />
-      {cluster.error && (
-        <div className="jp-CoffeaCasa-cardError" role="alert">
-          {cluster.error}
-        </div>
+      {[cluster.error, props.actionError].map(
+        (error, i) =>
+          error && (
+            <div key={i} className="jp-CoffeaCasa-cardError" role="alert">
+              {error}
+            </div>
+          )
       )}
-      {props.actionError && (
-        <div className="jp-CoffeaCasa-cardError" role="alert">
-          {props.actionError}
-        </div>
+      <CardActions {...props} />
+    </li>
+  );
+}
+
+/**
+ * Where a cluster made outside the sidebar lives: the notebook (its file
+ * name; the path in the tooltip) or a script (its command line in the
+ * tooltip).
+ */
+function KindBadge(props: { cluster: IClusterModel }): JSX.Element | null {
+  const { kind, where } = props.cluster;
+  if (kind !== 'kernel' && kind !== 'script') {
+    return null;
+  }
+  const text =
+    kind === 'script' ? 'script' : where ? where.split('/').pop() : 'notebook';
+  return (
+    <span className="jp-CoffeaCasa-badge" title={where ?? undefined}>
+      {text}
+    </span>
+  );
+}
+
+/** Backend, scheduler address, workers, adaptive bounds, cores and memory. */
+function CardFields(props: { cluster: IClusterModel }): JSX.Element {
+  const { cluster } = props;
+  return (
+    <dl className="jp-CoffeaCasa-cardFields">
+      <dt>Backend</dt>
+      <dd className="jp-CoffeaCasa-backend">
+        {cluster.backend === 'htcondor' ? 'HTCondor' : 'local'}
+      </dd>
+      <dt>Scheduler</dt>
+      <dd className="jp-CoffeaCasa-address" title={cluster.scheduler_address}>
+        {cluster.scheduler_address || '—'}
+      </dd>
+      <dt>Workers</dt>
+      <dd className="jp-CoffeaCasa-workers">{workersText(cluster)}</dd>
+      {cluster.adapt && (
+        <>
+          <dt>Adaptive</dt>
+          <dd className="jp-CoffeaCasa-adapt">
+            {cluster.adapt.minimum} – {cluster.adapt.maximum} workers
+          </dd>
+        </>
       )}
+      <dt>Cores</dt>
+      <dd className="jp-CoffeaCasa-cores">{cluster.cores}</dd>
+      <dt>Memory</dt>
+      <dd className="jp-CoffeaCasa-memory">
+        {formatBytes(cluster.memory_bytes)}
+      </dd>
+    </dl>
+  );
+}
+
+/**
+ * The performance report toggle, and the Jobs, Scale and Shutdown buttons;
+ * a lost cluster has Dismiss instead of Shutdown.
+ */
+function CardActions(props: IClusterCardProps): JSX.Element {
+  const { busy } = props;
+  const running = props.cluster.status === 'running';
+  const lost = props.cluster.status === 'lost';
+  return (
+    <>
       <label
         className="jp-CoffeaCasa-record"
         title="Stopping saves the Dask performance report and opens it in a tab"
       >
         <input
           type="checkbox"
-          checked={!!cluster.recording}
+          checked={!!props.cluster.recording}
           disabled={!running || busy}
           onChange={props.onRecord}
         />
@@ -119,12 +163,12 @@ export function ClusterCard(props: IClusterCardProps): JSX.Element {
         <button
           className="jp-Button jp-mod-styled jp-mod-warn"
           disabled={busy}
-          onClick={props.onShutdown}
+          onClick={lost ? props.onDismiss : props.onShutdown}
         >
-          Shutdown
+          {lost ? 'Dismiss' : 'Shutdown'}
         </button>
       </div>
-    </li>
+    </>
   );
 }
 

@@ -19,6 +19,7 @@ export interface IClusterListProps {
   onSelect: (id: string) => void;
   onScale: (id: string) => void;
   onShutdown: (id: string) => void;
+  onDismiss: (id: string) => void;
   onJobs: (id: string) => void;
   onRecord: (id: string) => void;
 }
@@ -63,6 +64,7 @@ export function ClusterList(props: IClusterListProps): JSX.Element {
               onSelect={() => props.onSelect(cluster.id)}
               onScale={() => props.onScale(cluster.id)}
               onShutdown={() => props.onShutdown(cluster.id)}
+              onDismiss={() => props.onDismiss(cluster.id)}
               onJobs={() => props.onJobs(cluster.id)}
               onRecord={() => props.onRecord(cluster.id)}
             />

@@ -84,67 +84,28 @@ class ScaleBody extends ReactWidget {
       this.update();
       this._sync();
     };
+    const field = { state, update };
     return (
       <div>
         <div className="jp-CoffeaCasa-scaleMode" role="radiogroup">
-          <label>
-            <input
-              type="radio"
-              name="coffea-casa-scale-mode"
-              checked={!state.adaptive}
-              onChange={() => update({ adaptive: false })}
-            />{' '}
-            Manual scaling
-          </label>
-          <label>
-            <input
-              type="radio"
-              name="coffea-casa-scale-mode"
-              checked={state.adaptive}
-              onChange={() => update({ adaptive: true })}
-            />{' '}
-            Adaptive scaling
-          </label>
+          {[false, true].map(adaptive => (
+            <label key={String(adaptive)}>
+              <input
+                type="radio"
+                name="coffea-casa-scale-mode"
+                checked={state.adaptive === adaptive}
+                onChange={() => update({ adaptive })}
+              />{' '}
+              {adaptive ? 'Adaptive scaling' : 'Manual scaling'}
+            </label>
+          ))}
         </div>
         {!state.adaptive ? (
-          <label className="jp-CoffeaCasa-scaleField">
-            Workers
-            <input
-              className="jp-mod-styled"
-              type="number"
-              min={0}
-              max={MAX_WORKERS}
-              aria-label="Workers"
-              value={state.workers}
-              onChange={e => update({ workers: e.target.value })}
-            />
-          </label>
+          <NumberField label="Workers" field="workers" {...field} />
         ) : (
           <div className="jp-CoffeaCasa-scaleRange">
-            <label className="jp-CoffeaCasa-scaleField">
-              Minimum
-              <input
-                className="jp-mod-styled"
-                type="number"
-                min={0}
-                max={MAX_WORKERS}
-                aria-label="Minimum"
-                value={state.minimum}
-                onChange={e => update({ minimum: e.target.value })}
-              />
-            </label>
-            <label className="jp-CoffeaCasa-scaleField">
-              Maximum
-              <input
-                className="jp-mod-styled"
-                type="number"
-                min={0}
-                max={MAX_WORKERS}
-                aria-label="Maximum"
-                value={state.maximum}
-                onChange={e => update({ maximum: e.target.value })}
-              />
-            </label>
+            <NumberField label="Minimum" field="minimum" {...field} />
+            <NumberField label="Maximum" field="maximum" {...field} />
           </div>
         )}
         <p className="jp-CoffeaCasa-scaleProblem" role="status">
@@ -165,6 +126,30 @@ class ScaleBody extends ReactWidget {
   }
 
   private _state: IScaleState;
+}
+
+/** One number of the dialog: the workers, the minimum or the maximum. */
+function NumberField(props: {
+  label: string;
+  field: 'workers' | 'minimum' | 'maximum';
+  state: IScaleState;
+  update: (change: Partial<IScaleState>) => void;
+}): JSX.Element {
+  const { label, field } = props;
+  return (
+    <label className="jp-CoffeaCasa-scaleField">
+      {label}
+      <input
+        className="jp-mod-styled"
+        type="number"
+        min={0}
+        max={MAX_WORKERS}
+        aria-label={label}
+        value={props.state[field]}
+        onChange={e => props.update({ [field]: e.target.value })}
+      />
+    </label>
+  );
 }
 
 /**

@@ -2,7 +2,7 @@ import { Drag } from '@lumino/dragdrop';
 import { MimeData } from '@lumino/coreutils';
 
 import { IClusterModel } from '../api';
-import { CELLS_MIME, clientCell, clientCode } from '../inject';
+import { canConnect, CELLS_MIME, clientCell, clientCode } from '../inject';
 
 /** How far (px) the pointer moves before a press becomes a drag. */
 const DRAG_THRESHOLD = 5;
@@ -18,7 +18,7 @@ export function handleCardPress(
 ): void {
   if (
     event.button !== 0 ||
-    !cluster.scheduler_address ||
+    !canConnect(cluster) ||
     (event.target as HTMLElement).closest('button, input, a')
   ) {
     return;

@@ -5,6 +5,7 @@ import { ISignal, Signal } from '@lumino/signaling';
 
 import {
   adaptCluster,
+  errorMessage as message,
   IAdaptModel,
   IClusterModel,
   IDashboardPlot,
@@ -168,10 +169,6 @@ export class ClusterListModel {
     return this._clusters.find(c => c.id === id) ?? null;
   }
 
-  get isDisposed(): boolean {
-    return this._poll.isDisposed;
-  }
-
   /** Refresh the list now. */
   async refresh(): Promise<void> {
     await this._poll.refresh();
@@ -247,8 +244,23 @@ export class ClusterListModel {
   }
 
   /** Shut the cluster down. */
-  async shutdown(id: string): Promise<boolean> {
-    const done = await this._act(id, 'shut down', () =>
+  shutdown(id: string): Promise<boolean> {
+    return this._remove(id, 'shut down');
+  }
+
+  /** Take a lost cluster (its process died) off the list. */
+  dismiss(id: string): Promise<boolean> {
+    return this._remove(id, 'dismiss');
+  }
+
+  dispose(): void {
+    this._poll.dispose();
+    Signal.clearData(this);
+  }
+
+  /** Close the cluster (DELETE) and drop its card. */
+  private async _remove(id: string, verb: string): Promise<boolean> {
+    const done = await this._act(id, verb, () =>
       stopCluster(id, this.serverSettings)
     );
     if (done) {
@@ -256,11 +268,6 @@ export class ClusterListModel {
       this._changed.emit();
     }
     return done;
-  }
-
-  dispose(): void {
-    this._poll.dispose();
-    Signal.clearData(this);
   }
 
   private async _act(
@@ -388,8 +395,4 @@ export namespace ClusterListModel {
 function frequency(interval: number) {
   const ms = Math.max(250, interval);
   return { interval: ms, backoff: true, max: Math.max(30000, ms) };
-}
-
-export function message(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

@@ -3,7 +3,7 @@ import { CommandRegistry } from '@lumino/commands';
 import { Message } from '@lumino/messaging';
 import * as React from 'react';
 
-import { CommandIDs } from '../commands';
+import { CommandIDs } from '../commands/ids';
 import { DashboardLauncher } from '../dashboard';
 import { coffeaCasaIcon } from '../icons';
 import { ClusterList } from './ClusterList';
@@ -88,6 +88,7 @@ export class ClusterSidebar extends ReactWidget {
                   onSelect={id => model.select(id)}
                   onScale={id => run(CommandIDs.scaleCluster, { id })}
                   onShutdown={id => run(CommandIDs.shutdownCluster, { id })}
+                  onDismiss={id => run(CommandIDs.dismissCluster, { id })}
                   onJobs={id => run(CommandIDs.showJobs, { id })}
                   onRecord={id => run(CommandIDs.toggleReport, { id })}
                 />

@@ -3,17 +3,45 @@
  * cluster card, run work in a notebook, toggle off, and the saved report
  * opens in a lab tab.
  */
+import type { IJupyterLabPageFixture } from '@jupyterlab/galata';
+
 import { expect, test } from './fixtures';
 import {
   API,
   BASE_PATH,
   card,
+  ICluster,
   ORIGIN,
   openSidebar,
   screenshot,
   shutdownAll,
   startCluster
 } from './helpers';
+
+const CONTENTS = `${ORIGIN}${BASE_PATH}api/contents`;
+
+/**
+ * In the first cell of the open notebook: connect a client to `cluster`,
+ * print `args`, and wait for `expected` in the output.
+ */
+async function printOnCluster(
+  page: IJupyterLabPageFixture,
+  cluster: ICluster,
+  args: string,
+  expected: string
+): Promise<void> {
+  await page.notebook.setCell(
+    0,
+    'code',
+    'from distributed import Client\n' +
+      'from coffea_casa import CoffeaCasaCluster\n' +
+      `client = Client("${cluster.scheduler_address}", security=CoffeaCasaCluster.security())\n` +
+      `print(${args})`
+  );
+  await page.notebook.runCell(0);
+  const output = await page.notebook.getCellOutputLocator(0);
+  await expect(output!).toContainText(expected, { timeout: 60000 });
+}
 
 test.describe('performance report', () => {
   test.beforeEach(async ({ request }) => shutdownAll(request));
@@ -42,17 +70,12 @@ test.describe('performance report', () => {
     ).json();
     expect(model.recording).toBe(true);
 
-    await page.notebook.setCell(
-      0,
-      'code',
-      'from distributed import Client\n' +
-        'from coffea_casa import CoffeaCasaCluster\n' +
-        `client = Client("${cluster.scheduler_address}", security=CoffeaCasaCluster.security())\n` +
-        'print("total", client.submit(sum, range(1000), pure=False).result())'
+    await printOnCluster(
+      page,
+      cluster,
+      '"total", client.submit(sum, range(1000), pure=False).result()',
+      'total 499500'
     );
-    await page.notebook.runCell(0);
-    const output = await page.notebook.getCellOutputLocator(0);
-    await expect(output!).toContainText('total 499500', { timeout: 60000 });
 
     await toggle.click();
     const tab = page.locator('.lm-DockPanel-tabBar .lm-TabBar-tab', {
@@ -72,14 +95,10 @@ test.describe('performance report', () => {
     await screenshot(page, testInfo, 'performance-report-tab');
 
     // The file is in the server's root folder and is Dask's report.
-    const file = await request.get(
-      `${ORIGIN}${BASE_PATH}api/contents/${encodeURIComponent(name)}`
-    );
+    const file = await request.get(`${CONTENTS}/${encodeURIComponent(name)}`);
     expect(file.ok()).toBe(true);
     expect((await file.json()).content).toContain('Dask Performance Report');
-    await request.delete(
-      `${ORIGIN}${BASE_PATH}api/contents/${encodeURIComponent(name)}`
-    );
+    await request.delete(`${CONTENTS}/${encodeURIComponent(name)}`);
   });
 
   test('a .py file from the file browser reaches the workers', async ({
@@ -89,10 +108,9 @@ test.describe('performance report', () => {
   }) => {
     test.setTimeout(180000);
     const cluster = await startCluster(request, 1);
-    await request.put(
-      `${ORIGIN}${BASE_PATH}api/contents/${tmpPath}/cc_ui_helper.py`,
-      { data: { type: 'file', format: 'text', content: 'ANSWER = 6 * 7\n' } }
-    );
+    await request.put(`${CONTENTS}/${tmpPath}/cc_ui_helper.py`, {
+      data: { type: 'file', format: 'text', content: 'ANSWER = 6 * 7\n' }
+    });
     await openSidebar(page); // selects the running cluster
     await page.evaluate(
       path =>
@@ -113,16 +131,11 @@ test.describe('performance report', () => {
     );
 
     await page.notebook.createNew();
-    await page.notebook.setCell(
-      0,
-      'code',
-      'from distributed import Client\n' +
-        'from coffea_casa import CoffeaCasaCluster\n' +
-        `client = Client("${cluster.scheduler_address}", security=CoffeaCasaCluster.security())\n` +
-        'print("answer", client.submit(eval, "__import__(\'cc_ui_helper\').ANSWER", pure=False).result())'
+    await printOnCluster(
+      page,
+      cluster,
+      '"answer", client.submit(eval, "__import__(\'cc_ui_helper\').ANSWER", pure=False).result()',
+      'answer 42'
     );
-    await page.notebook.runCell(0);
-    const output = await page.notebook.getCellOutputLocator(0);
-    await expect(output!).toContainText('answer 42', { timeout: 60000 });
   });
 });

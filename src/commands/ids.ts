@@ -1,5 +1,5 @@
 /**
- * Command ids, registered once (see actions.ts) and reused by the palette,
+ * Command ids, registered once (see commands/index.ts) and reused by the palette,
  * the sidebar buttons and the context menus.
  */
 export namespace CommandIDs {
@@ -7,6 +7,7 @@ export namespace CommandIDs {
   export const newCluster = 'coffea-casa:new-cluster';
   export const scaleCluster = 'coffea-casa:scale-cluster';
   export const shutdownCluster = 'coffea-casa:shutdown-cluster';
+  export const dismissCluster = 'coffea-casa:dismiss-cluster';
   export const injectClientCode = 'coffea-casa:inject-client-code';
   export const copySchedulerAddress = 'coffea-casa:copy-scheduler-address';
   export const openDashboardPlot = 'coffea-casa:open-dashboard-plot';
