@@ -37,6 +37,7 @@ $(VENV)/.installed: pyproject.toml package.json
 # The editable install builds the extension once; rebuild and link it when the sources change.
 coffea_casa_lab/labextension/.stamp: $(VENV)/.installed $(SOURCES) package.json yarn.lock
 	jlpm install
+	jlpm clean:lib
 	jlpm build
 	jupyter labextension develop --overwrite .
 	touch $@

@@ -14,6 +14,7 @@ import http.client
 import json
 import os
 import secrets
+import shutil
 import socket
 import statistics
 import subprocess
@@ -94,6 +95,7 @@ class Server:
             self.proc.wait(60)
         except subprocess.TimeoutExpired:
             self.proc.kill()
+        shutil.rmtree(self.tmp, ignore_errors=True)
 
 
 def dask_labextension_dir():

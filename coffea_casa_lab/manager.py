@@ -30,6 +30,7 @@ logger = logging.getLogger("coffea_casa_lab")
 STARTING, RUNNING, FAILED, CLOSED, LOST = "starting", "running", "failed", "closed", "lost"
 INFO_TTL = 0.5  # seconds a cluster's live numbers are reused before they are asked again
 INFO_WAIT = 0.05  # how long a list waits for fresh numbers before it answers with the last ones
+FIRST_INFO_WAIT = 2.0  # how long it waits for the first numbers of a cluster it has not listed yet
 CLOSE_TIMEOUT = 60.0
 
 
@@ -160,7 +161,7 @@ class ClusterManager:
         raise ClusterError(f"no cluster with id {id!r}", 404)
 
     def _records(self):
-        """Live records; notes sidebar clusters that died, and adopts orphans."""
+        """Live records; notes the clusters whose process died, and adopts orphans."""
         records = self.reader.records()
         ids = {r["id"] for r in records}
         for id, spawn in list(self._spawned.items()):
@@ -175,8 +176,13 @@ class ClusterManager:
             if id not in ids:
                 del self._seen[id]
                 self._info.pop(id, None)
-                if record.get("kind") == registry.SIDEBAR and id not in self._closing:
+                # A sidebar host removes its record only when asked; a script's record left behind
+                # means it died. A kernel's cluster just goes with its kernel.
+                died = record.get("kind") == registry.SIDEBAR or (
+                    record.get("kind") == registry.SCRIPT and id in self.reader.dropped)
+                if died and id not in self._closing:
                     self._lost[id] = self._gone_model(id, record["name"], None, LOST, record)
+        self.reader.dropped.clear()
         for record in records:
             self._seen[record["id"]] = record
             if record.get("kind") == registry.SIDEBAR and not registry.alive(
@@ -217,7 +223,7 @@ class ClusterManager:
                 (tasks if seen else new).append(self._refreshing[id])
         # New clusters are waited for (so they appear complete); known ones only briefly.
         if new:
-            await asyncio.wait(new, timeout=self.caller.timeout)
+            await asyncio.wait(new, timeout=FIRST_INFO_WAIT)
         if tasks:
             await asyncio.wait(tasks, timeout=INFO_WAIT)
 
@@ -279,7 +285,7 @@ class ClusterManager:
         }
 
     def _gone_model(self, id, name, returncode, status, record=None):
-        """A sidebar cluster whose host process died: why, for the card, until dismissed."""
+        """A cluster whose process died without closing it: why, for the card, until dismissed."""
         why = _exit_reason(returncode)
         pid = (record or {}).get("pid")
         last = _last_line(registry.log_path(id))
@@ -289,7 +295,7 @@ class ClusterManager:
             "id": id, "name": name, "status": status, "error": error, "backend": (record or {}).get("backend") or "local",
             "scheduler_address": "", "dashboard_url": f"{self.prefix}dashboard/{id}/", "workers": 0, "cores": 0,
             "memory_bytes": 0, "adapt": None, "requested_workers": 0, "recording": False,
-            "kind": registry.SIDEBAR, "where": None, "pid": pid,
+            "kind": (record or {}).get("kind") or registry.SIDEBAR, "where": (record or {}).get("where"), "pid": pid,
         }
 
     # --- what the sidebar does ----------------------------------------------------------
@@ -438,7 +444,7 @@ def _signal(pid, started, sig):
 
 def _exit_reason(returncode):
     if returncode is None:
-        return "it ended"
+        return "it ended without closing the cluster"
     if returncode < 0:
         try:
             return f"killed by {signal.Signals(-returncode).name}"

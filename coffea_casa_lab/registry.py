@@ -5,7 +5,7 @@ One JSON record per cluster, `cluster-<id>.json`, in `{jupyter runtime dir}/coff
 directory. A cluster writes its record when it runs and removes it when it closes;
 a crash leaves a record whose owner process is gone, and readers drop it.
 
-A record: {id, name, kind: sidebar|kernel|script, where, pid, pid_started,
+A record: {id, name, kind: sidebar|kernel|script, where, pid, pid_started, host,
 control (TLS address of its control handlers), scheduler_address, dashboard: [host, port],
 backend, status: starting|running|failed, error, created, plus server_pid/server_started
 for sidebar clusters (the Jupyter server that adopted them) and kernel_id for kernels}.
@@ -15,6 +15,7 @@ import contextlib
 import json
 import os
 import shlex
+import socket
 import sys
 import tempfile
 import time
@@ -26,6 +27,7 @@ import psutil
 SIDEBAR, KERNEL, SCRIPT = "sidebar", "kernel", "script"
 HOST_PROCESS = False  # True in a sidebar host, which registers its cluster itself
 _PREFIX, _SUFFIX = "cluster-", ".json"
+_HOST = socket.gethostname()
 
 
 def directory(create=True) -> Path:
@@ -101,6 +103,7 @@ class Reader:
         self._cache = {}  # path -> (mtime_ns, record)
         self._dir_mtime = None
         self._records = []
+        self.dropped = set()  # ids of records this reader deleted because their process was gone
 
     def records(self, prune=True) -> list:
         """Live records, oldest first. Records whose owner process is gone are deleted."""
@@ -119,6 +122,7 @@ class Reader:
             for record in self._records:
                 if record not in live:
                     remove(record["id"])
+                    self.dropped.add(record["id"])
             self._records = live
         return list(live)
 
@@ -132,7 +136,9 @@ class Reader:
                     found[path] = cached
                     continue
                 record = json.loads(path.read_text())
-                if isinstance(record, dict) and record.get("id") and path.name == f"{_PREFIX}{record['id']}{_SUFFIX}":
+                if (isinstance(record, dict) and record.get("id") and path.name == f"{_PREFIX}{record['id']}{_SUFFIX}"
+                        # a home shared by several machines: another machine's pids mean nothing here
+                        and record.get("host", _HOST) == _HOST):
                     found[path] = (mtime, record)
             except (OSError, ValueError):
                 continue  # being replaced, or not ours
@@ -165,8 +171,9 @@ def _in_kernel() -> bool:
 
 
 def owner_fields() -> dict:
-    """pid and pid_started of this process, for a record."""
-    return {"pid": os.getpid(), "pid_started": process_started(os.getpid()), "created": time.time()}
+    """This process, for a record: pid, pid_started and host."""
+    return {"pid": os.getpid(), "pid_started": process_started(os.getpid()), "host": socket.gethostname(),
+            "created": time.time()}
 
 
 def jupyter_server_info():

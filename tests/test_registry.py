@@ -55,10 +55,13 @@ def test_a_record_whose_process_is_gone_is_dropped():
 
 def test_junk_in_the_folder_is_ignored():
     folder = registry.directory()
+    elsewhere = record(host="another-machine", pid=1)  # a shared home: its pid is not ours to judge
+    registry.write(elsewhere)
     (folder / "cluster-broken.json").write_text("{not json")
     (folder / "cluster-other.json").write_text(json.dumps(record()))  # its id is not its name
     (folder / "notes.txt").write_text("hello")
     assert registry.Reader().records() == []
+    assert registry.record_path(elsewhere["id"]).exists()
 
 
 SCRIPT = textwrap.dedent(

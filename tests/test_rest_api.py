@@ -124,6 +124,17 @@ def fake_server(tmp_path_factory):
     s.stop()
 
 
+def test_a_patch_right_after_put_is_applied_once_the_cluster_runs(server):
+    """What a dask-labextension-style client does: PUT, then scale at once."""
+    id = server.api("PUT", "clusters").json()["id"]
+    r = server.api("PATCH", f"clusters/{id}", {"workers": 1})
+    assert r.status_code == 200, r.text
+    assert r.json()["status"] in ("starting", "running") and r.json()["requested_workers"] == 1
+    model = wait_cluster(server, id, lambda m: m["workers"] == 1)
+    assert model["status"] == "running" and model["workers"] == 1
+    assert server.api("DELETE", f"clusters/{id}").status_code == 200
+
+
 def test_cluster_lifecycle_over_rest(server):
     r = server.api("PUT", "clusters", {"name": "analysis"})
     assert r.status_code == 201, r.text

@@ -30,12 +30,15 @@ os.environ.setdefault("DASK_LABEXTENSION__DEFAULT__WORKERS", "1")
 # HTCondor test double (tests/condor_double): condor_submit/condor_q/condor_rm
 # on PATH, a fresh queue per server, jobs running on this host.
 if os.environ.get("COFFEA_CASA_UI_BACKEND") == "htcondor":
+    import atexit
+    import shutil
     import tempfile
 
     os.environ["DASK_COFFEA_CASA__BACKEND"] = "htcondor"
     _DOUBLE = os.path.join(_REPO, "tests", "condor_double")
     os.environ["PATH"] = os.path.join(_DOUBLE, "bin") + os.pathsep + os.environ["PATH"]
     os.environ["CONDOR_DOUBLE_STATE"] = tempfile.mkdtemp(prefix="condor-double-ui-")
+    atexit.register(shutil.rmtree, os.environ["CONDOR_DOUBLE_STATE"], ignore_errors=True)
     os.environ["CONDOR_DOUBLE_PYTHON"] = sys.executable
     # Every job of the double runs on this one host: the facility's fixed nanny
     # port (8001, one worker per container there) would collide from job two on.

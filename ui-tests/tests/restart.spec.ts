@@ -1,0 +1,145 @@
+/**
+ * A sidebar cluster outlives a crashed Jupyter server (issue 8): kill -9 the
+ * server, start it again, and the same card comes back, running, with a live
+ * dashboard pane. This spec runs its own server (port 8890, its own runtime
+ * dir) so that it can kill it.
+ */
+import { ChildProcess, spawn } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+
+import { expect, test } from './fixtures';
+import { apiOf, card, listClusters, openSidebar, screenshot } from './helpers';
+
+const ORIGIN = 'http://localhost:8890';
+const API = apiOf(ORIGIN);
+const runtimeDir = fs.mkdtempSync(
+  path.join(os.tmpdir(), 'coffea-casa-restart-')
+);
+let server: ChildProcess | null = null;
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function startServer(): Promise<void> {
+  const log = fs.openSync(path.join(runtimeDir, 'server.log'), 'a');
+  server = spawn(
+    'jupyter',
+    [
+      'lab',
+      '--config',
+      'jupyter_server_test_config.py',
+      '--ServerApp.port=8890',
+      '--ServerApp.port_retries=0'
+    ],
+    {
+      cwd: path.resolve(__dirname, '..'),
+      env: { ...process.env, JUPYTER_RUNTIME_DIR: runtimeDir },
+      stdio: ['ignore', log, log]
+    }
+  );
+  const deadline = Date.now() + 90000;
+  while (Date.now() < deadline) {
+    try {
+      if ((await fetch(`${API}/health`)).ok) {
+        return;
+      }
+    } catch {
+      // not listening yet
+    }
+    await new Promise(resolve => setTimeout(resolve, 300));
+  }
+  throw new Error(
+    'the jupyter server on 8890 did not start: ' +
+      fs.readFileSync(path.join(runtimeDir, 'server.log'), 'utf-8').slice(-3000)
+  );
+}
+
+async function stopServer(signal: NodeJS.Signals): Promise<void> {
+  const proc = server;
+  server = null;
+  if (proc && proc.exitCode === null) {
+    const exited = new Promise(resolve => proc.once('exit', resolve));
+    proc.kill(signal);
+    await exited;
+  }
+}
+
+test.describe('a crashed server finds its clusters again', () => {
+  test.use({ baseURL: ORIGIN });
+  test.beforeAll(startServer);
+  test.afterAll(async () => {
+    if (server) {
+      for (const cluster of await (await fetch(`${API}/clusters`)).json()) {
+        await fetch(`${API}/clusters/${cluster.id}`, { method: 'DELETE' });
+      }
+    }
+    await stopServer('SIGTERM');
+    console.log(
+      fs.readFileSync(path.join(runtimeDir, 'server.log'), 'utf-8').slice(-4000)
+    );
+    fs.rmSync(runtimeDir, { recursive: true, force: true });
+  });
+
+  test('kill -9 the server, start it again: the same card, running, live dashboard', async ({
+    page,
+    request
+  }, testInfo) => {
+    test.setTimeout(240000);
+    const panel = await openSidebar(page);
+    await panel.getByRole('button', { name: '+ NEW' }).click();
+    const first = panel.locator('.jp-CoffeaCasa-card').first();
+    await expect(first.locator('.jp-CoffeaCasa-workers')).toHaveText('1', {
+      timeout: 90000
+    });
+    const [before] = await listClusters(request, API);
+    const model = await (
+      await request.get(`${API}/clusters/${before.id}`)
+    ).json();
+
+    // Leave the lab first: galata proxies its polls, which would fail while no server runs.
+    await page.evaluate(() => window.location.assign('about:blank'));
+    await page.waitForURL('about:blank');
+    await stopServer('SIGKILL');
+    expect(isAlive(model.pid)).toBe(true); // the cluster's host lives on
+    await startServer();
+
+    await page.goto();
+    const again = await openSidebar(page);
+    const item = card(again, before.id);
+    await expect(item.locator('.jp-CoffeaCasa-status')).toHaveText('running', {
+      timeout: 5000
+    });
+    await expect(item.locator('.jp-CoffeaCasa-cardName')).toHaveText(
+      before.name
+    );
+    await expect(item.locator('.jp-CoffeaCasa-workers')).toHaveText('1');
+    const [after] = await listClusters(request, API);
+    expect(after.id).toBe(before.id);
+    expect((after as unknown as { dashboard_url: string }).dashboard_url).toBe(
+      model.dashboard_url
+    );
+
+    const section = again.getByRole('region', { name: 'Dask dashboard' });
+    await expect(section).toHaveClass(/jp-mod-active/, { timeout: 30000 });
+    await section
+      .getByRole('button', { name: 'Task Stream', exact: true })
+      .click();
+    const frame = page.frameLocator('.jp-CoffeaCasa-dashboardPane iframe');
+    await expect(frame.locator('canvas').first()).toBeVisible({
+      timeout: 30000
+    });
+    await screenshot(page, testInfo, 'restarted-server-same-card');
+
+    // Shut down from the new server: the host goes too.
+    await request.delete(`${API}/clusters/${before.id}`);
+    await expect.poll(() => isAlive(model.pid), { timeout: 60000 }).toBe(false);
+  });
+});
