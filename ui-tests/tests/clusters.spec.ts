@@ -6,22 +6,14 @@ import { expect, test } from './fixtures';
 import {
   API,
   card,
-  SIDEBAR_ID,
+  isAlive,
   listClusters,
   openSidebar,
   screenshot,
   shutdownAll,
+  SIDEBAR_ID,
   startCluster
 } from './helpers';
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 test.describe('cluster actions (local backend)', () => {
   test.beforeEach(async ({ request }) => shutdownAll(request));

@@ -12,6 +12,7 @@ import {
   API,
   apiOf,
   card,
+  isAlive,
   listClusters,
   openSidebar,
   ORIGIN,
@@ -19,15 +20,6 @@ import {
   shutdownAll,
   startCluster
 } from './helpers';
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** Run `code` in cell `index` of the open notebook; its text output. */
 async function run(

@@ -72,6 +72,16 @@ export async function shutdownAll(
   expect(await listClusters(request, api)).toEqual([]);
 }
 
+/** Whether a process of this machine (a worker, a host, a kernel) still runs. */
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export async function openSidebar(
   page: IJupyterLabPageFixture
 ): Promise<Locator> {

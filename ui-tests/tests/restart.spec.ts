@@ -10,7 +10,14 @@ import * as os from 'os';
 import * as path from 'path';
 
 import { expect, test } from './fixtures';
-import { apiOf, card, listClusters, openSidebar, screenshot } from './helpers';
+import {
+  apiOf,
+  card,
+  isAlive,
+  listClusters,
+  openSidebar,
+  screenshot
+} from './helpers';
 
 const ORIGIN = 'http://localhost:8890';
 const API = apiOf(ORIGIN);
@@ -18,15 +25,6 @@ const runtimeDir = fs.mkdtempSync(
   path.join(os.tmpdir(), 'coffea-casa-restart-')
 );
 let server: ChildProcess | null = null;
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 async function startServer(): Promise<void> {
   const log = fs.openSync(path.join(runtimeDir, 'server.log'), 'a');
