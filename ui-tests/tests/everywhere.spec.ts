@@ -167,7 +167,7 @@ test.describe('clusters from everywhere', () => {
       [
         'import subprocess, sys, pathlib',
         "pathlib.Path('skim.py').write_text('from coffea_casa import CoffeaCasaCluster\\n'",
-        '    \'import time\\nif __name__ == "__main__":\\n    c = CoffeaCasaCluster()\\n    time.sleep(600)\\n\')',
+        '    \'import time\\nif __name__ == "__main__":\\n    c = CoffeaCasaCluster()\\n    time.sleep(120)\\n\')',
         "script = subprocess.Popen([sys.executable, 'skim.py', '--year', '2018'])",
         'print(script.pid)'
       ].join('\n'),

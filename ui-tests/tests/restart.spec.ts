@@ -25,6 +25,7 @@ const runtimeDir = fs.mkdtempSync(
   path.join(os.tmpdir(), 'coffea-casa-restart-')
 );
 let server: ChildProcess | null = null;
+const hosts: number[] = []; // the clusters' host processes, for the clean-up
 
 async function startServer(): Promise<void> {
   const log = fs.openSync(path.join(runtimeDir, 'server.log'), 'a');
@@ -39,7 +40,12 @@ async function startServer(): Promise<void> {
     ],
     {
       cwd: path.resolve(__dirname, '..'),
-      env: { ...process.env, JUPYTER_RUNTIME_DIR: runtimeDir },
+      env: {
+        ...process.env,
+        JUPYTER_RUNTIME_DIR: runtimeDir,
+        // a cluster left behind by a failed run closes itself soon
+        DASK_COFFEA_CASA__ORPHAN_TIMEOUT: '60'
+      },
       stdio: ['ignore', log, log]
     }
   );
@@ -74,16 +80,16 @@ test.describe('a crashed server finds its clusters again', () => {
   test.use({ baseURL: ORIGIN });
   test.beforeAll(startServer);
   test.afterAll(async () => {
-    if (server) {
-      for (const cluster of await (await fetch(`${API}/clusters`)).json()) {
-        await fetch(`${API}/clusters/${cluster.id}`, { method: 'DELETE' });
-      }
+    try {
+      // A graceful stop closes the clusters the server owns; a host nobody adopted is stopped too.
+      await stopServer('SIGTERM');
+      hosts.filter(isAlive).forEach(pid => process.kill(pid, 'SIGTERM'));
+      await expect
+        .poll(() => hosts.filter(isAlive), { timeout: 60000 })
+        .toEqual([]);
+    } finally {
+      fs.rmSync(runtimeDir, { recursive: true, force: true });
     }
-    await stopServer('SIGTERM');
-    console.log(
-      fs.readFileSync(path.join(runtimeDir, 'server.log'), 'utf-8').slice(-4000)
-    );
-    fs.rmSync(runtimeDir, { recursive: true, force: true });
   });
 
   test('kill -9 the server, start it again: the same card, running, live dashboard', async ({
