@@ -6,7 +6,9 @@ first use, laid out like the facility's secrets dir, so that the rest of the
 code (and HTCondor's transfer_input_files) never needs to tell them apart.
 """
 
+import contextlib
 import datetime
+import fcntl
 import ipaddress
 import os
 import shutil
@@ -32,8 +34,24 @@ def secrets_dir() -> Path:
         return facility
     generated = Path(os.path.expanduser(config.get("tls-dir")))
     if not _still_valid(generated):
-        _generate(generated)
+        with _generation_lock(generated.parent):
+            if not _still_valid(generated):  # another process may have made it meanwhile
+                _generate(generated)
     return generated
+
+
+@contextlib.contextmanager
+def _generation_lock(folder: Path):
+    """One generator at a time across processes (a server, its sidebar hosts and kernels may all
+    start at once): a process holding material from a CA that another one replaced could serve
+    certificates nobody else trusts."""
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(folder / ".tls.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
 
 
 def transfer_files(directory: Path) -> list:
@@ -73,12 +91,8 @@ def _still_valid(directory: Path) -> bool:
 
 
 def _generate(directory: Path):
-    """Create CA + host certificate in a private temp dir, then rename it into place.
-
-    The rename makes concurrent first uses (a jupyter server and a kernel) safe:
-    whoever renames first wins and the other one uses that.
-    """
-    directory.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    """Create CA + host certificate in a private temp dir, then rename it into place (under
+    _generation_lock): readers never see half-written material."""
     tmp = Path(tempfile.mkdtemp(prefix=".tls-", dir=directory.parent))  # mode 0700
     try:
         ca_key, ca_cert, key, cert = _new_ca_and_cert()
@@ -88,9 +102,6 @@ def _generate(directory: Path):
         if directory.exists():  # expired material: replace it
             shutil.rmtree(directory)
         os.rename(tmp, directory)
-    except OSError:
-        if not _still_valid(directory):
-            raise
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

@@ -81,3 +81,29 @@ def test_security_is_a_classmethod_returning_tls_everywhere():
 def test_tls_cannot_be_disabled(kwargs):
     with pytest.raises(ValueError, match="TLS"):
         CoffeaCasaCluster(**kwargs)
+
+
+FIRST_USE = """
+import hashlib, ssl, sys
+from coffea_casa_lab import security
+d = security.secrets_dir()
+context = ssl.create_default_context(cafile=str(d / "ca.pem"))  # what a TLS listener loads now
+context.load_cert_chain(str(d / "hostcert.pem"))
+print(hashlib.sha256((d / "ca.pem").read_bytes()).hexdigest())
+"""
+
+
+def test_many_processes_at_first_use_agree_on_one_ca(tmp_path):
+    """A server and several sidebar hosts may start at once on a fresh account: all must
+    end up with the same CA, or their TLS handshakes fail."""
+    import hashlib
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, DASK_COFFEA_CASA__TLS_DIR=str(tmp_path / "tls"))
+    procs = [subprocess.Popen([sys.executable, "-c", FIRST_USE], stdout=subprocess.PIPE, text=True, env=env)
+             for _ in range(8)]
+    seen = {p.communicate(timeout=120)[0].strip() for p in procs}
+    assert all(p.returncode == 0 for p in procs)
+    assert seen == {hashlib.sha256((tmp_path / "tls" / "ca.pem").read_bytes()).hexdigest()}
