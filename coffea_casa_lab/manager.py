@@ -162,6 +162,8 @@ class ClusterManager:
 
     def _records(self):
         """Live records; notes the clusters whose process died, and adopts orphans."""
+        for spawn in self._spawned.values():
+            spawn.proc.poll()  # reap a host that died, so that it does not linger as a zombie
         records = self.reader.records()
         ids = {r["id"] for r in records}
         for id, spawn in list(self._spawned.items()):

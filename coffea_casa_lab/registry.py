@@ -61,15 +61,36 @@ def process_started(pid: int):
         return None
 
 
+_VERIFIED = {}  # (pid, started) -> when psutil last confirmed it
+_REVERIFY = 2.0  # seconds between full checks of a process that keeps answering
+
+
 def alive(pid, started) -> bool:
-    """Whether the process `pid` that started at `started` still runs (not a reused pid, no zombie)."""
-    if not pid:
-        return False
+    """Whether the process `pid` that started at `started` still runs (not a reused pid, no zombie).
+
+    A sidebar polls every record each time: `kill(pid, 0)` answers at once for a process that
+    is gone; the full check (start time, zombie) is repeated every couple of seconds only.
+    """
     try:
-        process = psutil.Process(int(pid))
-        return abs(process.create_time() - float(started or 0)) < 0.01 and process.status() != psutil.STATUS_ZOMBIE
-    except (psutil.NoSuchProcess, psutil.AccessDenied, ValueError, TypeError):
+        key = (int(pid), float(started or 0))
+        os.kill(key[0], 0)
+    except (ProcessLookupError, ValueError, TypeError, OverflowError):
         return False
+    except PermissionError:
+        pass  # somebody else's process has that pid: the full check tells
+    now = time.monotonic()
+    if now - _VERIFIED.get(key, -_REVERIFY) < _REVERIFY:
+        return True
+    try:
+        process = psutil.Process(key[0])
+        ok = abs(process.create_time() - key[1]) < 0.01 and process.status() != psutil.STATUS_ZOMBIE
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        ok = False
+    if ok:
+        _VERIFIED[key] = now
+    else:
+        _VERIFIED.pop(key, None)
+    return ok
 
 
 def write(record: dict) -> Path:
