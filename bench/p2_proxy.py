@@ -196,23 +196,10 @@ def main():
 
 
 def _dashboard_port_of(server):
-    """Our dashboard's port (the API only gives the proxied URL): the server's listening
-    socket on 127.0.0.2 that answers HTTP /health."""
-    import psutil
-
-    ports = set()
-    for c in psutil.Process(server.proc.pid).net_connections(kind="tcp"):
-        if c.status == psutil.CONN_LISTEN and c.laddr.ip == "127.0.0.2":
-            ports.add(c.laddr.port)
-    for port in sorted(ports):
-        try:
-            conn = http.client.HTTPConnection("127.0.0.2", port, timeout=5)
-            conn.request("GET", "/health")
-            if conn.getresponse().status == 200:
-                return port
-        except (OSError, http.client.HTTPException):
-            continue
-    raise RuntimeError("dashboard port not found")
+    """Our dashboard's port (the API only gives the proxied URL): from the cluster's record in
+    the user's registry, which is where the server's proxy finds it too."""
+    (record,) = (json.loads(p.read_text()) for p in (server.tmp / "runtime" / "coffea-casa").glob("cluster-*.json"))
+    return record["dashboard"][1]
 
 
 def report(results):

@@ -121,6 +121,7 @@ class Reader:
     """Reads the registry, re-parsing only the files that changed, and drops dead records."""
 
     def __init__(self):
+        self.folder = directory()
         self._cache = {}  # path -> (mtime_ns, record)
         self._dir_mtime = None
         self._records = []
@@ -128,7 +129,7 @@ class Reader:
 
     def records(self, prune=True) -> list:
         """Live records, oldest first. Records whose owner process is gone are deleted."""
-        folder = directory()
+        folder = self.folder
         try:
             mtime = folder.stat().st_mtime_ns
         except OSError:
