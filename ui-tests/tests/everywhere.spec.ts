@@ -94,7 +94,7 @@ for (const { backend, origin } of BACKENDS) {
       const item = panel.locator('.jp-CoffeaCasa-card', {
         hasText: 'MET study'
       });
-      await expect(item).toBeVisible({ timeout: 5000 });
+      await expect(item).toBeVisible({ timeout: 10000 });
       const badge = item.locator('.jp-CoffeaCasa-badge');
       await expect(badge).toHaveText(notebook);
       await expect(badge).toHaveAttribute('title', `${tmpPath}/${notebook}`);
@@ -140,7 +140,7 @@ for (const { backend, origin } of BACKENDS) {
 
       // Kill -9 the kernel: the card goes within a poll, and its workers die.
       process.kill(Number(pid), 'SIGKILL');
-      await expect(item).toHaveCount(0, { timeout: 6000 });
+      await expect(item).toHaveCount(0, { timeout: 10000 });
       await expect
         .poll(() => workerPids.filter(isAlive).length, { timeout: 30000 })
         .toBe(0);

@@ -119,7 +119,7 @@ test.describe('a crashed server finds its clusters again', () => {
     const again = await openSidebar(page);
     const item = card(again, before.id);
     await expect(item.locator('.jp-CoffeaCasa-status')).toHaveText('running', {
-      timeout: 5000
+      timeout: 10000
     });
     await expect(item.locator('.jp-CoffeaCasa-cardName')).toHaveText(
       before.name
