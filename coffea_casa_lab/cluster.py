@@ -29,7 +29,7 @@ from distributed.deploy.spec import ProcessInterface
 from distributed.security import Security
 from distributed.utils import log_errors
 
-from . import config, packages, registry, security as tls
+from . import config, idle, packages, registry, security as tls
 
 logger = logging.getLogger("coffea_casa")
 
@@ -372,6 +372,7 @@ class CoffeaCasaCluster(HTCondorCluster):
             raise _port_taken("dashboard", wanted)
         if not registry.HOST_PROCESS:
             self._register()
+        self._idle_watch = idle.watch(self)
 
     async def _listen_scheduler(self):
         """The scheduler on its documented port, else (taken, on a non-strict site) a free one.

@@ -14,6 +14,7 @@ from urllib.parse import urlparse
 
 from distributed.comm.core import CommClosedError
 
+from . import idle
 from .errors import ClusterError
 
 logger = logging.getLogger("coffea_casa_lab")
@@ -39,6 +40,7 @@ def summary(cluster) -> dict:
         "memory_bytes": sum(w.get("memory_limit", 0) or 0 for w in workers),
         "adapt": adapt,
         "requested_workers": len(getattr(cluster, "plan", None) or getattr(cluster, "requested", None) or ()),
+        "idle": idle.reason_of(cluster),
     }
 
 
@@ -150,6 +152,7 @@ def apply(cluster, op, value):
         cluster.scale(value)
     else:
         cluster.adapt(**value)
+    idle.touch(cluster)
 
 
 class Caller:

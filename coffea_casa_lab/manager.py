@@ -252,6 +252,7 @@ class ClusterManager:
             "memory_bytes": info.get("memory_bytes", 0),
             "adapt": info.get("adapt"),
             "requested_workers": info.get("requested_workers", 0),
+            "idle": info.get("idle"),
             "recording": id in self.reports,
             "kind": record.get("kind") or registry.SCRIPT,
             "where": self._where(record),

@@ -38,6 +38,8 @@ export interface IClusterModel {
   memory_bytes: number;
   adapt?: IAdaptModel | null;
   requested_workers: number;
+  /** Why the cluster gave back its workers after the idle timeout, if it did. */
+  idle?: string | null;
   /** A performance report is being recorded. */
   recording?: boolean;
   /** Absent from older servers, which list only the sidebar's clusters. */

@@ -57,6 +57,11 @@ export function ClusterCard(props: IClusterCardProps): JSX.Element {
       </div>
       <CardFields cluster={cluster} />
       <WorkerProgress cluster={cluster} />
+      {cluster.idle && (
+        <div className="jp-CoffeaCasa-cardNote" role="status">
+          {cluster.idle}
+        </div>
+      )}
       {[cluster.error, props.actionError].map(
         (error, i) =>
           error && (

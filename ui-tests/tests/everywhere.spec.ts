@@ -5,55 +5,27 @@
  * workers; a script's cluster has its badge; a cluster whose process died
  * shows why and can be dismissed.
  */
-import type { IJupyterLabPageFixture } from '@jupyterlab/galata';
-
 import { expect, test } from './fixtures';
 import {
   API,
   apiOf,
   card,
+  closeNotebook,
   isAlive,
   listClusters,
   openSidebar,
+  runCell,
   ORIGIN,
   screenshot,
   shutdownAll,
   startCluster
 } from './helpers';
 
-/** Run `code` in cell `index` of the open notebook; its text output. */
-async function run(
-  page: IJupyterLabPageFixture,
-  index: number,
-  code: string,
-  expected: string | RegExp
-): Promise<string> {
-  // Running the last cell may have added an empty one: fill that, else add one.
-  if (index < (await page.notebook.getCellCount())) {
-    await page.notebook.setCell(index, 'code', code);
-  } else {
-    await page.notebook.addCell('code', code);
-  }
-  await page.notebook.runCell(index);
-  const output = (await page.notebook.getCellOutputLocator(index))!;
-  await expect(output).toContainText(expected, { timeout: 120000 });
-  return (await output.innerText()).trim();
-}
-
 const BACKENDS = [
   { backend: 'local', origin: ORIGIN },
   // The HTCondor test double's server (see playwright.config.js).
   { backend: 'htcondor', origin: 'http://localhost:8889' }
 ];
-
-async function closeNotebook(page: IJupyterLabPageFixture): Promise<void> {
-  // A killed kernel leaves JupyterLab's "kernel restarting" dialog up: do not wait on it.
-  const closed = page.notebook.close(true).catch(() => undefined);
-  await Promise.race([
-    closed,
-    new Promise(resolve => setTimeout(resolve, 10000))
-  ]);
-}
 
 for (const { backend, origin } of BACKENDS) {
   test.describe(`a notebook's cluster (${backend})`, () => {
@@ -73,7 +45,7 @@ for (const { backend, origin } of BACKENDS) {
       test.setTimeout(300000);
       // (galata's createNew(name) renames the file behind the session's back: keep its name)
       const notebook = (await page.notebook.createNew())!;
-      const printed = await run(
+      const printed = await runCell(
         page,
         0,
         [
@@ -121,7 +93,7 @@ for (const { backend, origin } of BACKENDS) {
       await expect(item.locator('.jp-CoffeaCasa-workers')).toHaveText('2', {
         timeout: 120000
       });
-      const workers = await run(
+      const workers = await runCell(
         page,
         1,
         [
@@ -161,7 +133,7 @@ test.describe('clusters from everywhere', () => {
   }, testInfo) => {
     test.setTimeout(180000);
     await page.notebook.createNew();
-    const printed = await run(
+    const printed = await runCell(
       page,
       0,
       [

@@ -105,3 +105,34 @@ export async function screenshot(
   await page.screenshot({ path });
   await testInfo.attach(name, { path, contentType: 'image/png' });
 }
+
+/** Run `code` in cell `index` of the open notebook; its text output. */
+export async function runCell(
+  page: IJupyterLabPageFixture,
+  index: number,
+  code: string,
+  expected: string | RegExp
+): Promise<string> {
+  // Running the last cell may have added an empty one: fill that, else add one.
+  if (index < (await page.notebook.getCellCount())) {
+    await page.notebook.setCell(index, 'code', code);
+  } else {
+    await page.notebook.addCell('code', code);
+  }
+  await page.notebook.runCell(index);
+  const output = (await page.notebook.getCellOutputLocator(index))!;
+  await expect(output).toContainText(expected, { timeout: 120000 });
+  return (await output.innerText()).trim();
+}
+
+/** Close the open notebook, without waiting on a dead kernel's dialog. */
+export async function closeNotebook(
+  page: IJupyterLabPageFixture
+): Promise<void> {
+  // A killed kernel leaves JupyterLab's "kernel restarting" dialog up: do not wait on it.
+  const closed = page.notebook.close(true).catch(() => undefined);
+  await Promise.race([
+    closed,
+    new Promise(resolve => setTimeout(resolve, 10000))
+  ]);
+}
