@@ -2,7 +2,7 @@
 
 Idle means: no task queued, running or changing state, no graph being submitted (the
 scheduler's own `idle_since`, which distributed keeps up to date every 250 ms), no client
-connecting or leaving, and nobody scaling or adapting the cluster. After the timeout a fixed-size cluster scales to zero and
+connecting or leaving, no worker arriving, and nobody scaling or adapting the cluster. After the timeout a fixed-size cluster scales to zero and
 an adaptive one lowers its minimum to zero, so new work scales it up again.
 
 Why not distributed's `distributed.scheduler.idle-timeout`: it closes the scheduler. The
@@ -58,8 +58,12 @@ class IdleWatch(SchedulerPlugin):
         interval = min(max(timeout / 10, 0.25), 10.0)
         self.callback = PeriodicCallback(self.check, interval * 1000)
 
-    # A client coming or going is the user doing something, even with no task yet.
+    # A client coming or going is the user doing something, even with no task yet; a worker
+    # arriving is the cluster getting ready for them (its job may have queued for long).
     def add_client(self, scheduler, client):
+        self.last_activity = time.time()
+
+    def add_worker(self, scheduler, worker):
         self.last_activity = time.time()
 
     def remove_client(self, scheduler, client):
