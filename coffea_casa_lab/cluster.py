@@ -30,6 +30,7 @@ from distributed.security import Security
 from distributed.utils import log_errors
 
 from . import config, packages, registry, security as tls
+from .batch import Batcher
 
 logger = logging.getLogger("coffea_casa")
 
@@ -162,6 +163,7 @@ class CoffeaCasaJob(HTCondorJob):
         nanny_port=None,
         worker_host=None,
         reaper=None,
+        batcher=None,
         user_files=None,
         worker_silence_logs="error",
         worker_extra_args=None,
@@ -188,16 +190,24 @@ class CoffeaCasaJob(HTCondorJob):
         self.worker_host = worker_host  # where local workers listen
         self.worker_silence_logs = worker_silence_logs
         self.reaper = reaper
+        self.batcher = batcher  # gathers the submits and removals of a scale() into one transaction
         self.user_files = user_files or {}  # requirements.txt / environment.yml to install
 
     async def start(self):
-        await super().start()
+        if self.batcher is None:
+            await super().start()
+        else:
+            self.job_id = await self.batcher.submit(self)
+            await ProcessInterface.start(self)
         if self.reaper is not None:
             self.reaper.cancel_command = self.cancel_command
             self.reaper.condor_jobs.add(self.job_id)
 
     async def close(self):
-        await super().close()
+        if self.batcher is None or not self.job_id:
+            await super().close()
+        else:
+            await self.batcher.remove(self.job_id, self.cancel_command)
         if self.reaper is not None:
             self.reaper.condor_jobs.discard(self.job_id)
 
@@ -339,6 +349,7 @@ class CoffeaCasaCluster(HTCondorCluster):
                     nanny_port=nanny_port if self.backend == "htcondor" else None,
                     worker_host=self._listen,
                     reaper=self._reaper,
+                    batcher=Batcher() if self.backend == "htcondor" else None,
                     **kwargs,
                 )
             except Exception:
