@@ -31,6 +31,7 @@ from distributed.utils import log_errors
 
 from . import config, packages, registry, security as tls
 from .batch import Batcher
+from .replace import Replacer
 
 logger = logging.getLogger("coffea_casa")
 
@@ -270,6 +271,8 @@ class CoffeaCasaCluster(HTCondorCluster):
     ):
         self.backend = choose_backend(job_kwargs.pop("backend", None))
         self._reaper = _Reaper()
+        self._replacer = Replacer()  # lost workers are replaced (coffea-casa.lost-workers)
+        self._replacing = None
         self._record = None  # this cluster's registry record, once it runs
         self._ports = {"scheduler": scheduler_port, "dashboard": dashboard_port}
         kwargs = self._assemble(security, worker_image, scheduler_options, job_kwargs)
@@ -383,6 +386,7 @@ class CoffeaCasaCluster(HTCondorCluster):
             raise _port_taken("dashboard", wanted)
         if not registry.HOST_PROCESS:
             self._register()
+        self._replacing = asyncio.ensure_future(self._replacer.run(weakref.ref(self)))
 
     async def _listen_scheduler(self):
         """The scheduler on its documented port, else (taken, on a non-strict site) a free one.
@@ -430,6 +434,8 @@ class CoffeaCasaCluster(HTCondorCluster):
         self._reaper.record_id = self._record["id"]
 
     async def _close(self):
+        if self._replacing is not None:
+            self._replacing.cancel()
         try:
             await super()._close()
         finally:
@@ -444,6 +450,10 @@ class CoffeaCasaCluster(HTCondorCluster):
     def scale(self, n=None, jobs=0, memory=None, cores=None):
         if self.backend == "local" and n is not None and n > local_worker_cap():
             raise ValueError(_too_many(n))
+        self._replacer.reset()  # the user asks again: lost workers are replaced again
+        return self._scale(n, jobs=jobs, memory=memory, cores=cores)
+
+    def _scale(self, n=None, jobs=0, memory=None, cores=None):
         return super().scale(n, jobs=jobs, memory=memory, cores=cores)
 
     @classmethod
@@ -487,6 +497,7 @@ class CoffeaCasaCluster(HTCondorCluster):
         if self.backend == "local" and maximum is not None and maximum > local_worker_cap():
             raise ValueError(_too_many(maximum))
         kwargs.setdefault("Adaptive", _WeakAdaptive)
+        self._replacer.reset()
         return super().adapt(*args, **kwargs)
 
 
@@ -507,6 +518,9 @@ class _WeakAdaptive(Adaptive):
     @cluster.setter
     def cluster(self, cluster):
         self._cluster_ref = weakref.ref(cluster)
+
+    async def scale_up(self, n):
+        self.cluster._scale(n)  # not the user's scale(): that would forget the losses counted
 
     async def adapt(self):
         if self._cluster_ref() is None:

@@ -39,6 +39,7 @@ def summary(cluster) -> dict:
         "memory_bytes": sum(w.get("memory_limit", 0) or 0 for w in workers),
         "adapt": adapt,
         "requested_workers": len(getattr(cluster, "plan", None) or getattr(cluster, "requested", None) or ()),
+        "error": getattr(getattr(cluster, "_replacer", None), "error", None),  # lost workers no longer replaced
     }
 
 
@@ -80,7 +81,7 @@ class ClusterControl:
             op, value = self.pending
             model.update(requested_workers=value if op == "scale" else value["minimum"],
                          adapt=value if op == "adapt" else None)
-        return dict(model, status=self.status, error=self.error)
+        return dict(model, status=self.status, error=self.error or model.get("error"))
 
     def scale(self, n):
         return self._request("scale", n)
