@@ -97,6 +97,8 @@ async def queue_status(addresses):
 
 
 def local_jobs(cluster):
+    directories = {str(w.get("name")): w.get("local_directory")
+                   for w in (cluster.scheduler_info.get("workers") or {}).values()}
     jobs = []
     for name, job in list(cluster.workers.items()):
         pid = getattr(job, "job_id", None)
@@ -108,7 +110,8 @@ def local_jobs(cluster):
         except (psutil.NoSuchProcess, ValueError):
             start, status = None, "exited"
         host = getattr(job, "worker_host", None)
-        jobs.append({"id": str(pid), "status": status, "host": host, "start_time": start, "worker_name": str(name)})
+        jobs.append({"id": str(pid), "status": status, "host": host, "start_time": start, "worker_name": str(name),
+                     "directory": directories.get(str(name))})
     return jobs
 
 
