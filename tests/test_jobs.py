@@ -1,5 +1,6 @@
 """Jobs of a cluster over REST: HTCondor jobs through the double, local worker processes."""
 
+import os
 import subprocess
 import time
 
@@ -98,6 +99,7 @@ def test_local_jobs_are_the_worker_processes(tmp_path):
         server_children = {p.pid for p in psutil.Process(server.proc.pid).children(recursive=True)}
         assert {int(j["id"]) for j in jobs} <= server_children
         assert {j["host"] for j in jobs} == {"127.0.0.2"}
+        assert all(j["directory"] and os.path.isdir(j["directory"]) for j in jobs)  # where a shell opens
         assert sorted(j["worker_name"] for j in jobs) == sorted(w["name"] for w in _workers(server, id))
 
         logs = server.api("GET", f"clusters/{id}/jobs/{jobs[0]['id']}/logs").json()
