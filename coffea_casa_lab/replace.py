@@ -3,8 +3,9 @@
 HTCondor evicts and preempts jobs, admins and memory limits remove them; SpecCluster
 would keep the job in its plan for good and the cluster stays short. Here, in the
 cluster's own process, a worker job is lost when
-- it left the queue or was removed (HTCondor: one condor_q for the whole cluster,
-  asked only while some worker is not connected), or its local Nanny closed;
+- it left the queue or was removed (HTCondor: one condor_q for the whole cluster, asked
+  when a connected worker went missing, else at most every 6 intervals while some job
+  waits for its worker), or its local Nanny closed;
 - or its worker was connected and has been gone for `grace` seconds.
 A lost job is dropped from the plan (SpecCluster then removes the job) and a new worker
 takes its place, so the cluster keeps the size scale() asked for or adapt() wants. Held
@@ -39,6 +40,7 @@ class Replacer:
         self.missing = {}  # name -> monotonic time its connected worker was first missed
         self.failures = collections.deque()  # (monotonic time, reason)
         self.error = None
+        self._asked = 0.0  # when the schedd was last asked
 
     def reset(self):
         """A new scale() or adapt() from the user: try again."""
@@ -77,15 +79,18 @@ class Replacer:
     async def _gone(self, cluster, waiting):
         """({name: reason} of jobs gone from the batch system, names of held jobs)."""
         lost, held = {}, set()
-        if not waiting:
-            return lost, held
         if cluster.backend != "htcondor":
             for name, job in waiting.items():
                 if any(n.status in (Status.closing, Status.closed, Status.failed) for n in getattr(job, "nannies", ())):
                     lost[name] = f"the worker process of {name} is gone for good"
             return lost, held
+        now = time.monotonic()
+        urgent = any(name in self.seen for name in waiting)  # a worker we had is missing
+        if not waiting or (not urgent and now - self._asked < 6 * self.interval):
+            return lost, held
         from .condor import _condor_ads
 
+        self._asked = now
         ads = {f"{a['ClusterId']}.{a['ProcId']}": a for a in await _condor_ads(cluster)}
         for name, job in waiting.items():
             ad = ads.get(str(job.job_id))

@@ -4,13 +4,14 @@ killed mid-analysis, a local worker gone for good; three losses in ten minutes s
 import os
 import signal
 import time
+import weakref
 
 import dask
 import pytest
 from distributed import Client
 
 from coffea_casa import CoffeaCasaCluster
-from coffea_casa_lab.control import summary
+from coffea_casa_lab.control import ClusterControl, summary
 from conftest import wait_until
 
 FAST = {"coffea-casa.lost-workers.check-interval": 0.5, "coffea-casa.lost-workers.grace": 5}
@@ -57,6 +58,7 @@ def test_three_losses_in_ten_minutes_stop_replacing(condor_double):
         assert wait_until(lambda: summary(cluster)["error"], timeout=120)
         error = summary(cluster)["error"]
         assert "3 workers were lost" in error and "left the queue" in error, error
+        assert ClusterControl(weakref.ref(cluster)).info()["error"] == error  # what the card shows
         jobs_submitted = len(condor_double.jobs(include_history=True))
         assert jobs_submitted == 3
         time.sleep(2)  # no more retries (bounded: 4 check intervals)
