@@ -34,8 +34,8 @@ function hold(job: string, reason: string): void {
   });
 }
 
-/** Pids of interactive shells whose working directory is `dir`. */
-function shellsIn(dir: string): number[] {
+/** Pids of (interactive) shells whose working directory is `dir`. */
+function shellsIn(dir: string, interactive = true): number[] {
   return fs
     .readdirSync('/proc')
     .filter(p => /^\d+$/.test(p))
@@ -43,7 +43,8 @@ function shellsIn(dir: string): number[] {
       try {
         return (
           fs.readlinkSync(`/proc/${p}/cwd`) === dir &&
-          fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').includes('-i')
+          (!interactive ||
+            fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').includes('-i'))
         );
       } catch {
         return false;
@@ -146,6 +147,41 @@ test.describe('held jobs (htcondor)', () => {
     const terminals = await request.get(`${ROOT}api/terminals`);
     for (const { name } of await terminals.json()) {
       await request.delete(`${ROOT}api/terminals/${name}`);
+    }
+  });
+});
+
+test.describe('job shell (local)', () => {
+  const LOCAL = 'http://localhost:8888';
+  const LOCAL_API = apiOf(LOCAL);
+  test.use({ baseURL: LOCAL });
+  test.beforeEach(async ({ request }) => shutdownAll(request, LOCAL_API));
+  test.afterEach(async ({ request }) => shutdownAll(request, LOCAL_API));
+
+  test("Shell opens a terminal in the local worker's directory", async ({
+    page,
+    request
+  }) => {
+    const cluster = await startCluster(request, 1, LOCAL_API);
+    const [job] = await (
+      await request.get(`${LOCAL_API}/clusters/${cluster.id}/jobs`)
+    ).json();
+    expect(job.directory).toBeTruthy();
+    const panel = await openSidebar(page);
+    await card(panel, cluster.id).getByRole('button', { name: 'Jobs' }).click();
+    const row = page.locator(
+      `.jp-CoffeaCasa-jobsPanel tr[data-job-id="${job.id}"]`
+    );
+    await row.getByRole('button', { name: 'Shell' }).click();
+    await expect(
+      page.getByRole('tab', { name: `Job ${job.id}` })
+    ).toBeVisible();
+    await expect
+      .poll(() => shellsIn(job.directory, false).length, { timeout: 30000 })
+      .toBeGreaterThan(0);
+    const terminals = await request.get(`${LOCAL}/user/alice/api/terminals`);
+    for (const { name } of await terminals.json()) {
+      await request.delete(`${LOCAL}/user/alice/api/terminals/${name}`);
     }
   });
 });
