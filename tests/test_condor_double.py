@@ -476,6 +476,9 @@ def test_hold_with_reason_and_release_runs_it_again(condor_double, tmp_path):
     assert "HoldReason" not in ad and ad["LastHoldReason"].startswith("Job has gone over memory")
     again = run("condor_release", jid, check=False)
     assert again.returncode == 1 and f"Job {jid} not held to be released" in again.stderr
+    submitted_held = submit(tmp_path, "executable = /bin/true\nhold = true\nqueue\n", name="held.sub")
+    assert run("condor_release", f"{submitted_held}.0").returncode == 0
+    assert finished(condor_double, f"{submitted_held}.0")["JobStatus"] == COMPLETED
     events = [e.type for e in htcondor2.JobEventLog(str(tmp_path / "h.log")).events(0)]
     assert htcondor2.JobEventType.JOB_HELD in events and htcondor2.JobEventType.JOB_RELEASED in events
     run("condor_rm", jid)

@@ -57,7 +57,8 @@ def release(state, jids, reason):
             else:
                 ad = state.set_status(ad, IDLE, ReleaseReason=reason, LastHoldReason=ad.get("HoldReason", ""))
                 for name in ("HoldReason", "HoldReasonCode", "HoldReasonSubCode"):
-                    del ad[name]
+                    if name in ad:  # a job submitted on hold has no subcode
+                        del ad[name]
                 state.write_ad(ad)
                 log_event(ad, 13, "Job was released.", reason)
                 results[jid] = "ok"
@@ -88,7 +89,8 @@ def main(argv, action):
     if not jids:
         print(f"Couldn't find/{action} all jobs", file=sys.stderr)
     sys.stdout.flush()
-    rm.stop_processes(running) if running else None
+    if running:
+        rm.stop_processes(running)
     for jid, result in results.items():
         if action == "release" and result == "ok":
             start_shepherd(state, jid)  # matched again: it runs anew
