@@ -27,6 +27,7 @@ install: $(VENV)/.installed coffea_casa_lab/labextension/.stamp
 
 bench: install
 	$(call loopback,python bench/p1_startup.py)
+	$(call loopback,python bench/p10_submit.py)
 
 $(VENV)/.installed: pyproject.toml package.json
 	$(PYTHON) -m venv $(VENV)

@@ -30,6 +30,8 @@ from distributed.security import Security
 from distributed.utils import log_errors
 
 from . import config, idle, packages, registry, security as tls
+from .batch import Batcher
+from .replace import Replacer
 
 logger = logging.getLogger("coffea_casa")
 
@@ -162,6 +164,7 @@ class CoffeaCasaJob(HTCondorJob):
         nanny_port=None,
         worker_host=None,
         reaper=None,
+        batcher=None,
         user_files=None,
         worker_silence_logs="error",
         worker_extra_args=None,
@@ -188,16 +191,24 @@ class CoffeaCasaJob(HTCondorJob):
         self.worker_host = worker_host  # where local workers listen
         self.worker_silence_logs = worker_silence_logs
         self.reaper = reaper
+        self.batcher = batcher  # gathers the submits and removals of a scale() into one transaction
         self.user_files = user_files or {}  # requirements.txt / environment.yml to install
 
     async def start(self):
-        await super().start()
+        if self.batcher is None:
+            await super().start()
+        else:
+            self.job_id = await self.batcher.submit(self)
+            await ProcessInterface.start(self)
         if self.reaper is not None:
             self.reaper.cancel_command = self.cancel_command
             self.reaper.condor_jobs.add(self.job_id)
 
     async def close(self):
-        await super().close()
+        if self.batcher is None or not self.job_id:
+            await super().close()
+        else:
+            await self.batcher.remove(self.job_id, self.cancel_command)
         if self.reaper is not None:
             self.reaper.condor_jobs.discard(self.job_id)
 
@@ -260,6 +271,8 @@ class CoffeaCasaCluster(HTCondorCluster):
     ):
         self.backend = choose_backend(job_kwargs.pop("backend", None))
         self._reaper = _Reaper()
+        self._replacer = Replacer()  # lost workers are replaced (coffea-casa.lost-workers)
+        self._replacing = None
         self._record = None  # this cluster's registry record, once it runs
         self._ports = {"scheduler": scheduler_port, "dashboard": dashboard_port}
         kwargs = self._assemble(security, worker_image, scheduler_options, job_kwargs)
@@ -339,6 +352,7 @@ class CoffeaCasaCluster(HTCondorCluster):
                     nanny_port=nanny_port if self.backend == "htcondor" else None,
                     worker_host=self._listen,
                     reaper=self._reaper,
+                    batcher=Batcher() if self.backend == "htcondor" else None,
                     **kwargs,
                 )
             except Exception:
@@ -373,6 +387,7 @@ class CoffeaCasaCluster(HTCondorCluster):
         if not registry.HOST_PROCESS:
             self._register()
         self._idle_watch = idle.watch(self)
+        self._replacing = asyncio.ensure_future(self._replacer.run(weakref.ref(self)))
 
     async def _listen_scheduler(self):
         """The scheduler on its documented port, else (taken, on a non-strict site) a free one.
@@ -420,6 +435,8 @@ class CoffeaCasaCluster(HTCondorCluster):
         self._reaper.record_id = self._record["id"]
 
     async def _close(self):
+        if self._replacing is not None:
+            self._replacing.cancel()
         try:
             await super()._close()
         finally:
@@ -434,6 +451,10 @@ class CoffeaCasaCluster(HTCondorCluster):
     def scale(self, n=None, jobs=0, memory=None, cores=None):
         if self.backend == "local" and n is not None and n > local_worker_cap():
             raise ValueError(_too_many(n))
+        self._replacer.reset()  # the user asks again: lost workers are replaced again
+        return self._scale(n, jobs=jobs, memory=memory, cores=cores)
+
+    def _scale(self, n=None, jobs=0, memory=None, cores=None):
         return super().scale(n, jobs=jobs, memory=memory, cores=cores)
 
     @classmethod
@@ -477,6 +498,7 @@ class CoffeaCasaCluster(HTCondorCluster):
         if self.backend == "local" and maximum is not None and maximum > local_worker_cap():
             raise ValueError(_too_many(maximum))
         kwargs.setdefault("Adaptive", _WeakAdaptive)
+        self._replacer.reset()
         return super().adapt(*args, **kwargs)
 
 
@@ -497,6 +519,9 @@ class _WeakAdaptive(Adaptive):
     @cluster.setter
     def cluster(self, cluster):
         self._cluster_ref = weakref.ref(cluster)
+
+    async def scale_up(self, n):
+        self.cluster._scale(n)  # not the user's scale(): that would forget the losses counted
 
     async def adapt(self):
         if self._cluster_ref() is None:

@@ -64,6 +64,7 @@ def _condor_job(ad):
         "host": ad.get("RemoteHost"),
         "start_time": ad.get("JobCurrentStartDate") or ad.get("JobStartDate"),
         "worker_name": _worker_name(ad),
+        "hold_reason": ad.get("HoldReason") if ad.get("JobStatus") == 5 else None,
     }
 
 
@@ -72,7 +73,32 @@ async def _condor_ads(cluster):
     return await asyncio.to_thread(_query, constraint)
 
 
+def _queue_constraint(addresses):
+    return " || ".join(f"DaskSchedulerAddress =?= {_classad_string(a)}" for a in sorted(addresses))
+
+
+async def queue_status(addresses):
+    """{scheduler address: {idle, running, held, hold_reasons}} for all the given clusters,
+    from ONE query of the schedd (never one per cluster or per job)."""
+    addresses = [a for a in addresses if a]
+    if not addresses:
+        return {}
+    status = {a: {"idle": 0, "running": 0, "held": 0, "hold_reasons": []} for a in addresses}
+    for ad in await asyncio.to_thread(_query, _queue_constraint(addresses)):
+        counts = status.get(ad.get("DaskSchedulerAddress"))
+        state = STATUS.get(ad.get("JobStatus"))
+        if counts is None or state not in ("idle", "running", "held"):
+            continue
+        counts[state] += 1
+        reason = ad.get("HoldReason")
+        if state == "held" and reason and reason not in counts["hold_reasons"]:
+            counts["hold_reasons"].append(reason)
+    return status
+
+
 def local_jobs(cluster):
+    directories = {str(w.get("name")): w.get("local_directory")
+                   for w in (cluster.scheduler_info.get("workers") or {}).values()}
     jobs = []
     for name, job in list(cluster.workers.items()):
         pid = getattr(job, "job_id", None)
@@ -84,7 +110,8 @@ def local_jobs(cluster):
         except (psutil.NoSuchProcess, ValueError):
             start, status = None, "exited"
         host = getattr(job, "worker_host", None)
-        jobs.append({"id": str(pid), "status": status, "host": host, "start_time": start, "worker_name": str(name)})
+        jobs.append({"id": str(pid), "status": status, "host": host, "start_time": start, "worker_name": str(name),
+                     "directory": directories.get(str(name))})
     return jobs
 
 
@@ -120,6 +147,31 @@ async def kill(cluster, job_id):
             subprocess.run, ["condor_rm", job_id], capture_output=True, timeout=120, check=False
         )
     return dict(job, status="removed")
+
+
+async def release(cluster, job_id):
+    """Release one held job of this cluster (condor_release): it goes back to idle and runs again."""
+    job, _ = await _find(cluster, job_id)
+    if job["status"] != "held":
+        raise ClusterError(f"job {job_id} is {job['status']}, not held", 409)
+    await asyncio.to_thread(_act, "release", job_id)
+    return dict(job, status="idle", hold_reason=None)
+
+
+def _act(action, job_id):
+    """condor_release/condor_rm one job: htcondor2 where a schedd answers, else the CLI."""
+    try:
+        import htcondor2
+
+        schedd = htcondor2.Schedd()
+    except Exception:
+        schedd = None
+    if schedd is not None:
+        schedd.act(getattr(htcondor2.JobAction, action.capitalize()), [job_id])
+        return
+    out = subprocess.run([f"condor_{action}", job_id], capture_output=True, text=True, timeout=120)
+    if out.returncode != 0:
+        raise ClusterError(f"condor_{action} {job_id} failed: {out.stderr.strip() or out.returncode}", 502)
 
 
 def _tail(path):

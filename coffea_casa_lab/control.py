@@ -41,6 +41,7 @@ def summary(cluster) -> dict:
         "adapt": adapt,
         "requested_workers": len(getattr(cluster, "plan", None) or getattr(cluster, "requested", None) or ()),
         "idle": idle.reason_of(cluster),
+        "error": getattr(getattr(cluster, "_replacer", None), "error", None),  # lost workers no longer replaced
     }
 
 
@@ -82,7 +83,7 @@ class ClusterControl:
             op, value = self.pending
             model.update(requested_workers=value if op == "scale" else value["minimum"],
                          adapt=value if op == "adapt" else None)
-        return dict(model, status=self.status, error=self.error)
+        return dict(model, status=self.status, error=self.error or model.get("error"))
 
     def scale(self, n):
         return self._request("scale", n)

@@ -115,6 +115,12 @@ class JobHandler(BaseHandler):
         self.reply(await condor.kill(await self.manager.running(cluster_id), job_id))
 
 
+class JobReleaseHandler(BaseHandler):
+    @web.authenticated
+    async def post(self, cluster_id, job_id):
+        self.reply(await condor.release(await self.manager.running(cluster_id), job_id))
+
+
 class JobLogsHandler(BaseHandler):
     @web.authenticated
     async def get(self, cluster_id, job_id):
@@ -166,6 +172,7 @@ def routes(base_url):
         (url_path_join(base, "clusters", ID, "files"), FilesHandler),
         (url_path_join(base, "clusters", ID, "jobs", JOB), JobHandler),
         (url_path_join(base, "clusters", ID, "jobs", JOB, "logs"), JobLogsHandler),
+        (url_path_join(base, "clusters", ID, "jobs", JOB, "release"), JobReleaseHandler),
     ]
 
 

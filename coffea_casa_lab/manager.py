@@ -20,7 +20,7 @@ from pathlib import Path
 
 import dask.config
 
-from . import config, registry
+from . import condor, config, registry
 from .control import Caller
 from .errors import ClusterError
 from .options import check_adapt, check_options, check_workers, labextension_config, with_default_size
@@ -32,6 +32,7 @@ INFO_TTL = 0.5  # seconds a cluster's live numbers are reused before they are as
 INFO_WAIT = 0.05  # how long a list waits for fresh numbers before it answers with the last ones
 FIRST_INFO_WAIT = 2.0  # how long it waits for the first numbers of a cluster it has not listed yet
 CLOSE_TIMEOUT = 60.0
+QUEUE_TTL = 2.0  # seconds the HTCondor queue's counts are reused: at most one condor_q per this, for all clusters
 
 
 class RemoteCluster:
@@ -82,6 +83,8 @@ class ClusterManager:
         self._refreshing = {}  # id -> task asking for its live numbers
         self._adopting = {}  # id -> task adopting it
         self.reports = {}  # id -> {"start", "last_count"} while recording a performance report
+        self._queue = (None, {})  # (monotonic time, {scheduler address: idle/running/held counts})
+        self._queue_task = None
 
     @property
     def caller(self):
@@ -139,7 +142,7 @@ class ClusterManager:
     # --- listing ----------------------------------------------------------------------
     async def list(self):
         records = self._records()
-        await self._refresh_infos(records)
+        await asyncio.gather(self._refresh_infos(records), self._refresh_queue(records))
         if self.kernel_paths and any(r.get("kind") == registry.KERNEL for r in records):
             try:
                 self._kernel_paths = await self.kernel_paths()
@@ -229,6 +232,27 @@ class ClusterManager:
         if tasks:
             await asyncio.wait(tasks, timeout=INFO_WAIT)
 
+    async def _refresh_queue(self, records):
+        """The queue's counts for every HTCondor cluster of the user, in one query per QUEUE_TTL."""
+        addresses = {r.get("scheduler_address") for r in records if r.get("backend") == "htcondor"} - {None, ""}
+        stamp = self._queue[0]
+        if not addresses:
+            return
+        if self._queue_task is None and (stamp is None or time.monotonic() - stamp > QUEUE_TTL
+                                         or not addresses <= set(self._queue[1])):
+            self._queue_task = task = asyncio.ensure_future(self._fetch_queue(addresses))
+            task.add_done_callback(lambda _: setattr(self, "_queue_task", None))
+        if self._queue_task is not None:
+            await asyncio.wait([self._queue_task], timeout=FIRST_INFO_WAIT if stamp is None else INFO_WAIT)
+
+    async def _fetch_queue(self, addresses):
+        try:
+            status = await condor.queue_status(addresses)
+        except Exception as e:  # the cards keep their last counts; the list must not fail for it
+            self.log.warning("cannot query the HTCondor queue: %s", e)
+            status = self._queue[1]
+        self._queue = (time.monotonic(), status)
+
     async def _fetch_info(self, record):
         try:
             info = await self.caller.call(record["control"], "info")
@@ -257,6 +281,7 @@ class ClusterManager:
             "kind": record.get("kind") or registry.SCRIPT,
             "where": self._where(record),
             "pid": record.get("pid"),
+            "queue": self._queue[1].get(record.get("scheduler_address")) if record.get("backend") == "htcondor" else None,
         }
         error = info.get("error") or record.get("error") or info.get("unreachable")
         if error:
@@ -284,7 +309,7 @@ class ClusterManager:
             "id": id, "name": spawn.name, "status": STARTING, "backend": "local", "scheduler_address": "",
             "dashboard_url": f"{self.prefix}dashboard/{id}/", "workers": 0, "cores": 0, "memory_bytes": 0,
             "adapt": options.get("adapt"), "requested_workers": options.get("workers") or 0, "recording": False,
-            "kind": registry.SIDEBAR, "where": None, "pid": spawn.proc.pid,
+            "kind": registry.SIDEBAR, "where": None, "pid": spawn.proc.pid, "queue": None,
         }
 
     def _gone_model(self, id, name, returncode, status, record=None):
@@ -299,6 +324,7 @@ class ClusterManager:
             "scheduler_address": "", "dashboard_url": f"{self.prefix}dashboard/{id}/", "workers": 0, "cores": 0,
             "memory_bytes": 0, "adapt": None, "requested_workers": 0, "recording": False,
             "kind": (record or {}).get("kind") or registry.SIDEBAR, "where": (record or {}).get("where"), "pid": pid,
+            "queue": None,
         }
 
     # --- what the sidebar does ----------------------------------------------------------

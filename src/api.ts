@@ -49,6 +49,19 @@ export interface IClusterModel {
    * unknown); `script`: its command line; null for the sidebar's.
    */
   where?: string | null;
+  /**
+   * HTCondor clusters: their jobs in the queue (one query for all clusters);
+   * null on the local backend.
+   */
+  queue?: IQueueModel | null;
+}
+
+/** Idle, running and held jobs of an HTCondor cluster, and why they are held. */
+export interface IQueueModel {
+  idle: number;
+  running: number;
+  held: number;
+  hold_reasons: string[];
 }
 
 /**
@@ -208,6 +221,10 @@ export interface IJobModel {
   /** ISO 8601, or a Unix time in seconds. */
   start_time?: string | number | null;
   worker_name?: string | null;
+  /** HTCondor's HoldReason, for a held job. */
+  hold_reason?: string | null;
+  /** Local backend: the worker's directory (its shell opens there). */
+  directory?: string | null;
 }
 
 /**
@@ -244,6 +261,10 @@ export async function listJobs(
 /** Kill (condor_rm) one job of a cluster. */
 export const killJob = (id: string, job: string, settings?: Settings) =>
   send<unknown>('DELETE', [id, 'jobs', job], settings);
+
+/** Release (condor_release) one held job of a cluster. */
+export const releaseJob = (id: string, job: string, settings?: Settings) =>
+  send<unknown>('POST', [id, 'jobs', job, 'release'], settings);
 
 /** stdout and stderr of one job. */
 export async function jobLogs(

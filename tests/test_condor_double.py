@@ -415,3 +415,104 @@ def test_dask_jobqueue_htcondor_cluster(condor_double, tmp_path, monkeypatch):
     ad = condor_double.wait_for_status(job_id, REMOVED)
     assert condor_double.jobs() == [] and condor_double.running_pids() == []
     assert (tmp_path / "logs" / f"worker-{job_id}.err").exists()  # streamed worker log
+
+
+# --- issue 10: transactions, itemdata, hold/release, policy, condor_ssh_to_job ----------------
+
+def test_one_transaction_at_a_time_at_its_cost(condor_double, tmp_path):
+    condor_double.configure(transaction_cost=0.3)
+    (tmp_path / "job.sub").write_text("executable = /bin/true\nqueue 3\n")
+    threads = [threading.Thread(target=run, args=("condor_submit", "job.sub"), kwargs={"cwd": tmp_path})
+               for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    submits = condor_double.transactions("submit")
+    assert [n for _, _, n in submits] == [3, 3, 3]
+    stamps = sorted(t for t, _, _ in submits)
+    # serialized: each ends at least one cost after the one before
+    assert all(b - a >= 0.3 for a, b in zip(stamps, stamps[1:]))
+
+
+def test_queue_from_itemdata_names_each_proc(condor_double, tmp_path):
+    cluster = submit(tmp_path, """
+executable = /bin/sleep
+arguments = 60
+batch_name = $(WorkerName)
++WorkerArg = "$(WorkerName)"
+queue WorkerName from (
+  alpha
+  beta
+  gamma
+)
+""")
+    ads = condor_double.jobs()
+    assert [(a["ProcId"], a["JobBatchName"], a["WorkerArg"]) for a in ads] == [
+        (0, "alpha", "alpha"), (1, "beta", "beta"), (2, "gamma", "gamma")]
+    assert [n for _, _, n in condor_double.transactions("submit")] == [3]
+    run("condor_rm", f"{cluster}.1")
+    assert [a["ProcId"] for a in condor_double.jobs()] == [0, 2]
+    run("condor_rm", f"{cluster}.0", f"{cluster}.2")
+    assert condor_double.jobs() == []
+    assert [n for _, _, n in condor_double.transactions("rm")] == [1, 2]
+
+
+def test_hold_with_reason_and_release_runs_it_again(condor_double, tmp_path):
+    cluster = submit(tmp_path, "executable = /bin/sleep\narguments = 60\nlog = h.log\nqueue\n")
+    jid = f"{cluster}.0"
+    condor_double.wait_for_status(jid, RUNNING)
+    out = run("condor_hold", "-reason", "Job has gone over memory limit of 2048 megabytes", jid)
+    assert out.stdout == f"Job {jid} held\n"
+    ad = condor_double.job(jid)
+    assert (ad["JobStatus"], ad["HoldReasonCode"]) == (HELD, 1)
+    assert ad["HoldReason"] == "Job has gone over memory limit of 2048 megabytes"
+    assert wait_until(lambda: not condor_double.running_pids())  # held jobs do not run
+    assert run("condor_q", "-hold", "-af", "HoldReason").stdout == ad["HoldReason"] + "\n"
+    bad = run("condor_release", f"{cluster + 5}.0", check=False)
+    assert bad.returncode == 1 and "not found" in bad.stderr
+    assert run("condor_release", jid).stdout == f"Job {jid} released\n"
+    ad = condor_double.wait_for(jid, lambda a: a["JobStatus"] == RUNNING and a["NumJobStarts"] == 2)
+    assert "HoldReason" not in ad and ad["LastHoldReason"].startswith("Job has gone over memory")
+    again = run("condor_release", jid, check=False)
+    assert again.returncode == 1 and f"Job {jid} not held to be released" in again.stderr
+    submitted_held = submit(tmp_path, "executable = /bin/true\nhold = true\nqueue\n", name="held.sub")
+    assert run("condor_release", f"{submitted_held}.0").returncode == 0
+    assert finished(condor_double, f"{submitted_held}.0")["JobStatus"] == COMPLETED
+    events = [e.type for e in htcondor2.JobEventLog(str(tmp_path / "h.log")).events(0)]
+    assert htcondor2.JobEventType.JOB_HELD in events and htcondor2.JobEventType.JOB_RELEASED in events
+    run("condor_rm", jid)
+
+
+def test_periodic_policy_holds_and_removes_running_jobs(condor_double, tmp_path):
+    condor_double.configure(periodic_interval=0.2)
+    cluster = submit(tmp_path, """
+executable = /bin/sleep
+arguments = 60
+periodic_hold = ProcId == 0 && (time() - JobCurrentStartDate) >= 1
+periodic_hold_reason = "Cannot pull image: manifest unknown"
+periodic_remove = ProcId == 1 && JobStatus == 2
+queue 2
+""")
+    held = condor_double.wait_for_status(f"{cluster}.0", HELD)
+    assert (held["HoldReason"], held["HoldReasonCode"]) == ("Cannot pull image: manifest unknown", 3)
+    # the other ends on its own, as an eviction by policy does: removed, out of the queue
+    gone = condor_double.wait_for(f"{cluster}.1", lambda a: a["JobStatus"] == REMOVED and
+                                  not any(j["ProcId"] == 1 for j in condor_double.jobs()))
+    assert "PeriodicRemove" in gone["RemoveReason"]
+    assert wait_until(lambda: not condor_double.running_pids())
+    run("condor_rm", str(cluster))
+
+
+def test_ssh_to_job_runs_in_the_sandbox_with_the_jobs_environment(condor_double, tmp_path):
+    cluster = submit(tmp_path, 'executable = /bin/sleep\narguments = 60\nenvironment = "WHO=job"\nqueue\n')
+    jid = f"{cluster}.0"
+    condor_double.wait_for_status(jid, RUNNING)
+    out = run("condor_ssh_to_job", jid, "pwd; echo $WHO; echo $_CONDOR_SCRATCH_DIR")
+    assert out.stdout.split() == [str(condor_double.sandbox(jid)), "job", str(condor_double.sandbox(jid))]
+    shell = subprocess.run(["condor_ssh_to_job", jid], input="echo in-$WHO\nexit\n",
+                           capture_output=True, text=True, timeout=60)
+    assert "Welcome to slot" in shell.stdout and "in-job" in shell.stdout
+    run("condor_rm", jid)
+    refused = run("condor_ssh_to_job", jid, "true", check=False)
+    assert refused.returncode == 1 and "not running" in refused.stderr

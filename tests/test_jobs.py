@@ -1,6 +1,8 @@
 """Jobs of a cluster over REST: HTCondor jobs through the double, local worker processes."""
 
+import os
 import subprocess
+import time
 
 import psutil
 
@@ -97,6 +99,7 @@ def test_local_jobs_are_the_worker_processes(tmp_path):
         server_children = {p.pid for p in psutil.Process(server.proc.pid).children(recursive=True)}
         assert {int(j["id"]) for j in jobs} <= server_children
         assert {j["host"] for j in jobs} == {"127.0.0.2"}
+        assert all(j["directory"] and os.path.isdir(j["directory"]) for j in jobs)  # where a shell opens
         assert sorted(j["worker_name"] for j in jobs) == sorted(w["name"] for w in _workers(server, id))
 
         logs = server.api("GET", f"clusters/{id}/jobs/{jobs[0]['id']}/logs").json()
@@ -116,3 +119,43 @@ def test_local_jobs_are_the_worker_processes(tmp_path):
     finally:
         server.stop()
 
+
+
+def test_htcondor_queue_counts_in_one_query_and_held_job_released(tmp_path, condor_double):
+    env = dict(SMALL, DASK_COFFEA_CASA__BACKEND="htcondor", DASK_LABEXTENSION__FACTORY__KWARGS='{"nanny-port": None}')
+    server = JupyterServer(tmp_path / "jupyter", env)
+    try:
+        first, second = start_cluster(server, 2), start_cluster(server, 1)
+        id = first["id"]
+        # every worker connected: the clusters themselves do not ask the schedd now
+        before = len(condor_double.transactions("q"))
+        for _ in range(3):
+            models = {m["id"]: m for m in server.api("GET", "clusters").json()}
+            time.sleep(2.1)  # the manager's QUEUE_TTL
+        queries = len(condor_double.transactions("q")) - before
+        assert 1 <= queries <= 3, queries  # one per poll for both clusters, never one per cluster or job
+        assert models[id]["queue"] == {"idle": 0, "running": 2, "held": 0, "hold_reasons": []}
+        assert models[second["id"]]["queue"]["running"] == 1
+
+        victim = server.api("GET", f"clusters/{id}/jobs").json()[0]["id"]
+        reason = "Job has gone over memory limit of 1024 megabytes"
+        subprocess.run(["condor_hold", "-reason", reason, victim], check=True, capture_output=True)
+        model = wait_cluster(server, id, lambda m: (m["queue"] or {}).get("held") == 1)
+        assert model["queue"] == {"idle": 0, "running": 1, "held": 1, "hold_reasons": [reason]}
+        held = {j["id"]: j for j in server.api("GET", f"clusters/{id}/jobs").json()}[victim]
+        assert (held["status"], held["hold_reason"]) == ("held", reason)
+        other = next(j for j in server.api("GET", f"clusters/{second['id']}/jobs").json())
+        assert server.api("POST", f"clusters/{id}/jobs/{other['id']}/release").status_code == 404
+        not_held = next(j["id"] for j in server.api("GET", f"clusters/{id}/jobs").json() if j["id"] != victim)
+        assert server.api("POST", f"clusters/{id}/jobs/{not_held}/release").status_code == 409
+
+        r = server.api("POST", f"clusters/{id}/jobs/{victim}/release")
+        assert r.status_code == 200 and r.json()["status"] == "idle", r.text
+        model = wait_cluster(server, id, lambda m: m["workers"] == 2 and (m["queue"] or {}).get("running") == 2, timeout=120)
+        assert model["queue"]["held"] == 0 and model.get("error") is None
+        assert condor_double.job(victim)["NumJobStarts"] == 2  # the same job ran again, not a replacement
+        assert len(server.api("GET", f"clusters/{id}/jobs").json()) == 2
+    finally:
+        server.stop()
+        subprocess.run(["condor_rm", "-all"], capture_output=True)
+    assert wait_until(lambda: not condor_double.running_pids(), timeout=60)

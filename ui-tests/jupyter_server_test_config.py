@@ -37,8 +37,9 @@ if os.environ.get("COFFEA_CASA_UI_BACKEND") == "htcondor":
     os.environ["DASK_COFFEA_CASA__BACKEND"] = "htcondor"
     _DOUBLE = os.path.join(_REPO, "tests", "condor_double")
     os.environ["PATH"] = os.path.join(_DOUBLE, "bin") + os.pathsep + os.environ["PATH"]
-    os.environ["CONDOR_DOUBLE_STATE"] = tempfile.mkdtemp(prefix="condor-double-ui-")
-    atexit.register(shutil.rmtree, os.environ["CONDOR_DOUBLE_STATE"], ignore_errors=True)
+    if not os.environ.get("CONDOR_DOUBLE_STATE"):  # playwright.config.js shares one with the tests
+        os.environ["CONDOR_DOUBLE_STATE"] = tempfile.mkdtemp(prefix="condor-double-ui-")
+        atexit.register(shutil.rmtree, os.environ["CONDOR_DOUBLE_STATE"], ignore_errors=True)
     os.environ["CONDOR_DOUBLE_PYTHON"] = sys.executable
     # Every job of the double runs on this one host: the facility's fixed nanny
     # port (8001, one worker per container there) would collide from job two on.

@@ -9,7 +9,18 @@
  * Chromium is Debian's (/usr/bin/chromium or $CHROMIUM_PATH); never run
  * `npx playwright install`.
  */
+const fs = require('fs');
+const os = require('os');
+const path = require('path');
 const base = require('@jupyterlab/galata/lib/playwright-config');
+
+// The HTCondor double's queue (port 8889's server), shared with the tests: they
+// hold jobs in it as a site policy or an admin would (tests/held.spec.ts).
+if (!process.env.CONDOR_DOUBLE_STATE) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'condor-double-ui-'));
+  process.env.CONDOR_DOUBLE_STATE = dir;
+  process.on('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
+}
 
 const BASE_PATH = '/user/alice/'; // keep in sync with jupyter_server_test_config.py
 const ORIGIN = 'http://localhost:8888';

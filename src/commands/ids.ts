@@ -15,6 +15,8 @@ export namespace CommandIDs {
   export const showJobs = 'coffea-casa:show-jobs';
   export const killJob = 'coffea-casa:kill-job';
   export const showJobLogs = 'coffea-casa:show-job-logs';
+  export const releaseJob = 'coffea-casa:release-job';
+  export const jobShell = 'coffea-casa:job-shell';
   export const refresh = 'coffea-casa:refresh';
   export const toggleReport = 'coffea-casa:toggle-performance-report';
   export const installPackages = 'coffea-casa:install-packages';

@@ -1,6 +1,7 @@
 /**
  * A cluster's batch jobs (HTCondor jobs, or local worker processes): the
- * jobs pane, one job's logs, and killing a job.
+ * jobs pane, one job's logs, killing or removing a job, releasing a held
+ * one, and a shell on a running one.
  */
 import {
   Dialog,
@@ -11,7 +12,7 @@ import {
 import { CommandRegistry } from '@lumino/commands';
 import { Widget } from '@lumino/widgets';
 
-import { errorMessage, jobLogs, killJob } from '../api';
+import { errorMessage, IJobModel, jobLogs, killJob, releaseJob } from '../api';
 import { coffeaCasaIcon } from '../icons';
 import { JobLogsView, JobsPanel } from '../jobs';
 import { ICommandContext } from './context';
@@ -22,6 +23,8 @@ export function registerJobCommands(ctx: ICommandContext): void {
   commands.addCommand(CommandIDs.showJobs, showJobs(ctx));
   commands.addCommand(CommandIDs.killJob, kill(ctx));
   commands.addCommand(CommandIDs.showJobLogs, showLogs(ctx));
+  commands.addCommand(CommandIDs.releaseJob, release(ctx));
+  commands.addCommand(CommandIDs.jobShell, shell(ctx));
 }
 
 /** A closable tab of the main area around `content`. */
@@ -62,7 +65,15 @@ function showJobs(ctx: ICommandContext): CommandRegistry.ICommandOptions {
             commands.execute(CommandIDs.killJob, {
               id,
               job: job.id,
-              worker: job.worker_name ?? ''
+              worker: job.worker_name ?? '',
+              held: job.status === 'held'
+            }),
+          onRelease: job =>
+            commands.execute(CommandIDs.releaseJob, { id, job: job.id }),
+          onShell: job =>
+            void commands.execute(CommandIDs.jobShell, {
+              job: job.id,
+              command: shellCommand(model.find(id)?.backend, job)
             })
         });
         pane = tab(content, `coffea-casa-jobs-${id}`, `Jobs: ${cluster.name}`);
@@ -84,14 +95,16 @@ function kill(ctx: ICommandContext): CommandRegistry.ICommandOptions {
       const id = String(args.id ?? '');
       const job = String(args.job ?? '');
       const worker = args.worker ? ` (worker ${args.worker})` : '';
+      const verb = args.held ? 'Remove' : 'Kill';
       const answer = await showDialog({
-        title: `Kill job ${job}?`,
-        body:
-          `The job${worker} stops and its tasks are recomputed elsewhere. ` +
-          'An adaptive cluster starts a replacement if it needs one.',
+        title: `${verb} job ${job}?`,
+        body: args.held
+          ? `The held job${worker} leaves the queue (condor_rm) and the cluster asks for one worker less.`
+          : `The job${worker} stops and its tasks are recomputed elsewhere. ` +
+            'An adaptive cluster starts a replacement if it needs one.',
         buttons: [
           Dialog.cancelButton(),
-          Dialog.warnButton({ label: 'Kill', ariaLabel: 'Kill' })
+          Dialog.warnButton({ label: verb, ariaLabel: verb })
         ]
       });
       if (!answer.button.accept) {
@@ -110,6 +123,84 @@ function kill(ctx: ICommandContext): CommandRegistry.ICommandOptions {
       }
       void ctx.model.refresh();
       return true;
+    }
+  };
+}
+
+function release(ctx: ICommandContext): CommandRegistry.ICommandOptions {
+  const settings = ctx.app.serviceManager.serverSettings;
+  return {
+    label: 'Release Held Batch Job…',
+    caption: 'condor_release one held job, after asking',
+    execute: async args => {
+      const id = String(args.id ?? '');
+      const job = String(args.job ?? '');
+      const answer = await showDialog({
+        title: `Release job ${job}?`,
+        body:
+          'The job goes back to idle and runs again. If what held it is not ' +
+          'fixed (memory, image, site policy), it may be held again.',
+        buttons: [
+          Dialog.cancelButton(),
+          Dialog.okButton({ label: 'Release', ariaLabel: 'Release' })
+        ]
+      });
+      if (!answer.button.accept) {
+        return false;
+      }
+      try {
+        await releaseJob(id, job, settings);
+      } catch (error) {
+        Notification.error(
+          `Could not release job ${job}: ${errorMessage(error)}`,
+          { autoClose: 8000 }
+        );
+        return false;
+      }
+      void ctx.model.refresh();
+      return true;
+    }
+  };
+}
+
+/** What a job's shell runs first: condor_ssh_to_job (docs 4.2), or cd to the local worker's directory. */
+export function shellCommand(
+  backend: string | undefined,
+  job: IJobModel
+): string {
+  if (backend === 'htcondor') {
+    return `condor_ssh_to_job ${job.id}`;
+  }
+  const dir = (job.directory ?? '').replace(/'/g, "'\\''");
+  return dir ? `cd '${dir}'` : '';
+}
+
+/** The part of a lab terminal widget this needs (no @jupyterlab/terminal import). */
+interface ITerminalPane {
+  title: { label: string };
+  content?: {
+    session?: { send(message: { type: string; content: string[] }): void };
+  };
+}
+
+function shell(ctx: ICommandContext): CommandRegistry.ICommandOptions {
+  const { commands } = ctx.app;
+  return {
+    label: 'Open a Shell on a Batch Job',
+    caption: "A lab terminal in the job's sandbox (condor_ssh_to_job)",
+    execute: async args => {
+      const command = String(args.command ?? '');
+      const pane = (await commands.execute(
+        'terminal:create-new'
+      )) as ITerminalPane;
+      pane.title.label = `Job ${String(args.job ?? '')}`;
+      if (command) {
+        pane.content?.session?.send({
+          type: 'stdin',
+          content: [command + '\n']
+        });
+      }
+      return pane;
     }
   };
 }

@@ -92,6 +92,14 @@ export class JobsPanel extends ReactWidget {
                     >
                       {job.status}
                     </span>
+                    {job.hold_reason && (
+                      <div
+                        className="jp-CoffeaCasa-holdReason"
+                        title={job.hold_reason}
+                      >
+                        {job.hold_reason}
+                      </div>
+                    )}
                   </td>
                   <td>{job.host ?? '—'}</td>
                   <td>{formatTime(job.start_time)}</td>
@@ -99,22 +107,7 @@ export class JobsPanel extends ReactWidget {
                     {job.worker_name ?? '—'}
                   </td>
                   <td className="jp-CoffeaCasa-jobActions">
-                    <button
-                      className="jp-Button jp-mod-styled jp-mod-reject"
-                      onClick={() => this._options.onLogs(job)}
-                    >
-                      Logs
-                    </button>
-                    <button
-                      className="jp-Button jp-mod-styled jp-mod-warn"
-                      onClick={() =>
-                        void this._options
-                          .onKill(job)
-                          .then(() => this.refresh())
-                      }
-                    >
-                      Kill
-                    </button>
+                    <JobActions job={job} {...this._actions} />
                   </td>
                 </tr>
               ))}
@@ -123,6 +116,20 @@ export class JobsPanel extends ReactWidget {
         )}
       </div>
     );
+  }
+
+  /** Each action refreshes the list once done (or declined). */
+  private get _actions(): IJobActions {
+    const then =
+      (action: (job: IJobModel) => Promise<unknown>) => (job: IJobModel) =>
+        void action(job).then(() => this.refresh());
+    const o = this._options;
+    return {
+      onLogs: o.onLogs,
+      onShell: o.onShell,
+      onKill: then(o.onKill),
+      onRelease: then(o.onRelease)
+    };
   }
 
   private async _fetch(): Promise<void> {
@@ -152,7 +159,42 @@ export namespace JobsPanel {
     onLogs: (job: IJobModel) => void;
     /** Kill the job (after asking); resolves when done or declined. */
     onKill: (job: IJobModel) => Promise<unknown>;
+    /** Release a held job (after asking); resolves when done or declined. */
+    onRelease: (job: IJobModel) => Promise<unknown>;
+    /** A terminal on the job: condor_ssh_to_job, or the local worker's directory. */
+    onShell: (job: IJobModel) => void;
   }
+}
+
+interface IJobActions {
+  onLogs: (job: IJobModel) => void;
+  onShell: (job: IJobModel) => void;
+  onKill: (job: IJobModel) => void;
+  onRelease: (job: IJobModel) => void;
+}
+
+/** Logs always; Release and Remove for a held job; Shell and Kill otherwise. */
+function JobActions(props: IJobActions & { job: IJobModel }): JSX.Element {
+  const { job } = props;
+  const held = job.status === 'held';
+  const button = (label: string, style: string, onClick: () => void) => (
+    <button
+      key={label}
+      className={`jp-Button jp-mod-styled ${style}`}
+      onClick={onClick}
+    >
+      {label}
+    </button>
+  );
+  return (
+    <>
+      {button('Logs', 'jp-mod-reject', () => props.onLogs(job))}
+      {job.status === 'running' &&
+        button('Shell', 'jp-mod-reject', () => props.onShell(job))}
+      {held && button('Release', 'jp-mod-accept', () => props.onRelease(job))}
+      {button(held ? 'Remove' : 'Kill', 'jp-mod-warn', () => props.onKill(job))}
+    </>
+  );
 }
 
 /** Unix seconds or ISO text as a local date and time. */

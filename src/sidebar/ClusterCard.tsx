@@ -57,6 +57,7 @@ export function ClusterCard(props: IClusterCardProps): JSX.Element {
       </div>
       <CardFields cluster={cluster} />
       <WorkerProgress cluster={cluster} />
+      <HoldReasons cluster={cluster} />
       {cluster.idle && (
         <div className="jp-CoffeaCasa-cardNote" role="status">
           {cluster.idle}
@@ -109,6 +110,15 @@ function CardFields(props: { cluster: IClusterModel }): JSX.Element {
       </dd>
       <dt>Workers</dt>
       <dd className="jp-CoffeaCasa-workers">{workersText(cluster)}</dd>
+      {cluster.queue && (
+        <>
+          <dt>Jobs</dt>
+          <dd className="jp-CoffeaCasa-queue">
+            {cluster.queue.idle} idle · {cluster.queue.running} running ·{' '}
+            {cluster.queue.held} held
+          </dd>
+        </>
+      )}
       {cluster.adapt && (
         <>
           <dt>Adaptive</dt>
@@ -174,6 +184,23 @@ function CardActions(props: IClusterCardProps): JSX.Element {
         </button>
       </div>
     </>
+  );
+}
+
+/** Why jobs are held (memory, an image that cannot be pulled, a site policy). */
+function HoldReasons(props: { cluster: IClusterModel }): JSX.Element | null {
+  const reasons = props.cluster.queue?.hold_reasons ?? [];
+  if (!props.cluster.queue?.held || reasons.length === 0) {
+    return null;
+  }
+  return (
+    <ul className="jp-CoffeaCasa-holdReasons" aria-label="Why jobs are held">
+      {reasons.slice(0, 3).map(reason => (
+        <li key={reason} className="jp-CoffeaCasa-holdReason" title={reason}>
+          Held: {reason}
+        </li>
+      ))}
+    </ul>
   );
 }
 

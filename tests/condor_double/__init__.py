@@ -34,6 +34,22 @@ class CondorDouble:
                 "CONDOR_DOUBLE_STATE": str(self.state_dir),
                 "CONDOR_DOUBLE_PYTHON": self.python}
 
+    def configure(self, transaction_cost=None, periodic_interval=None):
+        """Seconds each schedd transaction takes (they run one at a time); seconds between
+        evaluations of periodic policy expressions (periodic_hold, periodic_remove)."""
+        for name, value in (("transaction_cost", transaction_cost), ("periodic_interval", periodic_interval)):
+            if value is not None:
+                (self.state_dir / name).write_text(str(float(value)))
+
+    def transactions(self, tool=None):
+        """[(epoch, tool, jobs)] of every schedd transaction so far (tool: submit, rm, q, hold, ...)."""
+        try:
+            lines = (self.state_dir / "transactions.log").read_text().splitlines()
+        except FileNotFoundError:
+            return []
+        rows = [(float(t), name, int(n)) for t, name, n in (line.split() for line in lines)]
+        return [row for row in rows if tool is None or row[1] == tool]
+
     def jobs(self, include_history=False):
         """Job ads as dicts (ClassAd expressions stay classad2.ExprTree), by job id.
         Without history: only jobs still in the queue, as condor_q shows them."""

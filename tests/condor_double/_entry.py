@@ -11,9 +11,12 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 TOOLS = {"submit": "condor_double.submit", "q": "condor_double.q",
-         "rm": "condor_double.rm", "shepherd": "condor_double.shepherd"}
+         "rm": "condor_double.rm", "shepherd": "condor_double.shepherd",
+         "hold": "condor_double.hold:main_hold", "release": "condor_double.hold:main_release",
+         "ssh_to_job": "condor_double.ssh:main"}
 
 if __name__ == "__main__":
     tool = sys.argv[1]
     sys.argv[0] = "condor_" + tool
-    sys.exit(importlib.import_module(TOOLS[tool]).main(sys.argv[2:]))
+    module, _, function = TOOLS[tool].partition(":")
+    sys.exit(getattr(importlib.import_module(module), function or "main")(sys.argv[2:]))

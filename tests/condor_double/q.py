@@ -192,7 +192,7 @@ def table(ads, everyone):
 def main(argv):
     o = parse_args(argv)
     state = State.from_env("condor_q")
-    with state.lock(exclusive=False):
+    with state.transaction("q"), state.lock(exclusive=False):
         everyone = state.queue()
     ads = select(everyone, o)
     if o["mode"] == "json":

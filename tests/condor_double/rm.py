@@ -124,7 +124,8 @@ def parse_args(argv):
 def mark(state, jids, reason, forcex):
     """Under the lock, like the schedd: returns ({jid: result}, ads whose processes must die)."""
     results, running = {}, []
-    with state.lock():
+    with state.transaction("rm") as transaction, state.lock():
+        transaction["jobs"] = len(jids)
         for jid in jids:
             ad = state.read(jid)
             if ad is None:
@@ -149,10 +150,19 @@ def mark(state, jids, reason, forcex):
 
 
 def kill(state, ads):
-    """Soft kill (KillSig, default SIGTERM) to the job's main process, SIGKILL to the
-    whole process group after the grace time, then wait until nothing is left."""
+    """Stop the jobs' processes, then the jobs leave the queue."""
     if not ads:
         return
+    stop_processes(ads)
+    with state.lock():
+        for ad in ads:
+            if not live_pids(pgids=[ad["DoublePgid"]]):
+                finish_removal(state, job_id(ad))
+
+
+def stop_processes(ads):
+    """Soft kill (KillSig, default SIGTERM) to the job's main process, SIGKILL to the
+    whole process group after the grace time, then wait until nothing is left."""
     groups = [ad["DoublePgid"] for ad in ads]
     for ad in ads:
         with contextlib.suppress(ProcessLookupError, PermissionError, ValueError, KeyError):
@@ -167,10 +177,6 @@ def kill(state, ads):
         deadline = time.monotonic() + wait
         while live_pids(pgids=groups) and time.monotonic() < deadline:
             time.sleep(0.05)
-    with state.lock():
-        for ad in ads:
-            if not live_pids(pgids=[ad["DoublePgid"]]):
-                finish_removal(state, job_id(ad))
 
 
 MESSAGES = {"ok": "Job {} marked for removal", "not found": "Job {} not found",

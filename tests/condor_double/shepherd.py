@@ -120,7 +120,7 @@ class Shepherd:
             return self.hold(*failure)
         log_event(ad, 1, f"Job executing on host: {SCHEDD_ADDRESS}", f"SlotName: {self.slot}")
 
-        returncode = proc.wait()
+        returncode = self.watch(proc)
         # like the starter: once the job's main process is gone, its whole family goes
         signal_group(proc.pid, signal.SIGKILL)
         deadline = time.monotonic() + 10
@@ -138,6 +138,42 @@ class Shepherd:
                 12, f"Error from {self.slot}: Transfer output files failure: {e}", 0)
             return self.hold(*args)
         self.complete(returncode)
+
+    def watch(self, proc):
+        """Wait for the job, evaluating its periodic policy as the schedd does every
+        PERIODIC_EXPR_INTERVAL (here `periodic_interval`, 1 s): PeriodicHold, then PeriodicRemove."""
+        interval = self.state.setting("periodic_interval", 1.0)
+        while True:
+            try:
+                return proc.wait(timeout=interval)
+            except subprocess.TimeoutExpired:
+                pass
+            ad = self.apply_policy()
+            if ad is not None:
+                from .rm import stop_processes
+
+                stop_processes([ad])
+                return proc.wait()
+
+    def apply_policy(self):
+        """Hold or remove the running job if its policy says so; returns its ad then."""
+        with self.state.lock():
+            ad = self.state.read(self.jid)
+            if ad is None or ad["JobStatus"] != RUNNING:
+                return None
+            if "PeriodicHold" in ad and is_true(ad.eval("PeriodicHold")):
+                reason = ad.eval("PeriodicHoldReason") if "PeriodicHoldReason" in ad else None
+                if not isinstance(reason, str) or not reason:
+                    reason = f"The job attribute PeriodicHold expression '{ad.lookup('PeriodicHold')}' evaluated to TRUE"
+                sub = ad.eval("PeriodicHoldSubCode") if "PeriodicHoldSubCode" in ad else 0
+                sub = sub if type(sub) is int else 0
+                ad = self.state.set_status(ad, HELD, HoldReason=reason, HoldReasonCode=3, HoldReasonSubCode=sub)
+                log_event(ad, 12, "Job was held.", reason, f"Code 3 Subcode {sub}")
+                return ad
+            if "PeriodicRemove" in ad and is_true(ad.eval("PeriodicRemove")):
+                reason = f"The job attribute PeriodicRemove expression '{ad.lookup('PeriodicRemove')}' evaluated to TRUE"
+                return self.state.set_status(ad, REMOVED, RemoveReason=reason)
+        return None
 
     def prepare(self, ad, scratch, sandboxed):
         """Input file transfer; returns (path to exec, argv[0])."""

@@ -8,6 +8,10 @@ Layout under $CONDOR_DOUBLE_STATE:
   execute/dir_C.P/  a job's sandbox (scratch dir), kept after the job for inspection
   spool/C.P/        input snapshot (-spool) and, for spooled jobs, their output
   shepherd/C.P.log  the shepherd's own diagnostics
+  transaction.lock  flock()ed for each schedd transaction: the schedd serves one at a time
+  transactions.log  one line per transaction: "<epoch> <tool> <jobs>"
+  transaction_cost  seconds each transaction takes (absent: 0)
+  periodic_interval seconds between evaluations of periodic policy expressions (absent: 1)
 """
 
 import contextlib
@@ -62,6 +66,24 @@ class State:
         with open(self.root / "lock", "a") as f:
             fcntl.flock(f, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
             yield  # released when the file closes
+
+    @contextlib.contextmanager
+    def transaction(self, tool):
+        """One schedd transaction: serialized with all others, at the configured cost.
+        Yields a dict; set "jobs" in it to record how many jobs the transaction touched."""
+        record = {"jobs": 0}
+        with open(self.root / "transaction.lock", "a") as f:
+            fcntl.flock(f, fcntl.LOCK_EX)
+            time.sleep(self.setting("transaction_cost", 0.0))
+            yield record
+            with open(self.root / "transactions.log", "a") as log:
+                log.write(f"{time.time():.3f} {tool} {record['jobs']}\n")
+
+    def setting(self, name, default):
+        try:
+            return float((self.root / name).read_text())
+        except (FileNotFoundError, ValueError):
+            return default
 
     # ids -----------------------------------------------------------------
     def peek_cluster_id(self):

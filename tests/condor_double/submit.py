@@ -314,7 +314,10 @@ class JobBuilder:
                 (("leave_in_queue",), "LeaveJobInQueue", SPOOL_LEAVE_IN_QUEUE if self.spool else "false"),
                 (("job_max_vacate_time",), "JobMaxVacateTime", None),
                 (("on_exit_remove",), "OnExitRemove", None),
-                (("periodic_remove",), "PeriodicRemove", None)):
+                (("periodic_remove",), "PeriodicRemove", None),
+                (("periodic_hold",), "PeriodicHold", None),
+                (("periodic_hold_reason",), "PeriodicHoldReason", None),
+                (("periodic_hold_subcode",), "PeriodicHoldSubCode", None)):
             value = get(*keys, attr) or default
             if value is not None:
                 ad[attr] = parse_expr(value, attr)
@@ -372,31 +375,33 @@ def main(argv):
     rows = list(sub.itemdata() or [None])
     builder = JobBuilder(sub, keys, opts["spool"])
 
-    with state.lock():
-        cluster, qdate, ads = state.peek_cluster_id(), int(time.time()), []
-        try:
-            for row, item in enumerate(rows):
-                for step in range(count):
-                    proc = len(ads)
-                    for name, value in (item or {}).items():
-                        sub[name] = value
-                    for name, value in (("Row", row), ("ItemIndex", row), ("Step", step),
-                                        ("ClusterId", cluster), ("Cluster", cluster),
-                                        ("ProcId", proc), ("Process", proc)):
-                        sub[name] = str(value)
-                    ads.append(builder.build(cluster, proc, qdate))
+    with state.transaction("submit") as transaction:
+        with state.lock():
+            cluster, qdate, ads = state.peek_cluster_id(), int(time.time()), []
+            try:
+                for row, item in enumerate(rows):
+                    for step in range(count):
+                        proc = len(ads)
+                        for name, value in (item or {}).items():
+                            sub[name] = value
+                        for name, value in (("Row", row), ("ItemIndex", row), ("Step", step),
+                                            ("ClusterId", cluster), ("Cluster", cluster),
+                                            ("ProcId", proc), ("Process", proc)):
+                            sub[name] = str(value)
+                        ads.append(builder.build(cluster, proc, qdate))
+                for ad in ads:
+                    if opts["spool"]:
+                        ad["DoubleSpool"] = str(state.spool(job_id(ad)))
+                        snapshot_inputs(ad, state.spool(job_id(ad)))
+            except (SubmitError, OSError) as e:
+                fail(f"\nERROR: {e}")
             for ad in ads:
-                if opts["spool"]:
-                    ad["DoubleSpool"] = str(state.spool(job_id(ad)))
-                    snapshot_inputs(ad, state.spool(job_id(ad)))
-        except (SubmitError, OSError) as e:
-            fail(f"\nERROR: {e}")
-        for ad in ads:
-            state.write_ad(ad)
-            log_event(ad, 0, f"Job submitted from host: {SCHEDD_ADDRESS}")
-            if ad["JobStatus"] == HELD:
-                log_event(ad, 12, "Job was held.", ad["HoldReason"], "Code 15 Subcode 0")
-        state.set_next_cluster_id(cluster + 1)
+                state.write_ad(ad)
+                log_event(ad, 0, f"Job submitted from host: {SCHEDD_ADDRESS}")
+                if ad["JobStatus"] == HELD:
+                    log_event(ad, 12, "Job was held.", ad["HoldReason"], "Code 15 Subcode 0")
+            state.set_next_cluster_id(cluster + 1)
+        transaction["jobs"] = len(ads)
 
     if opts["terse"]:
         print(f"{cluster}.0 - {cluster}.{len(ads) - 1}")
