@@ -181,3 +181,33 @@ def alive(procs):
         except psutil.NoSuchProcess:
             pass
     return out
+
+
+def main():
+    """`python tests/hub.py --port P --folder F --users a,b`: a hub until SIGTERM (for ui-tests).
+
+    Prints one JSON line when the hub answers: {"url", "password"}; on SIGTERM or SIGINT it
+    stops the hub, which stops every user's server.
+    """
+    import argparse
+    import json
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--folder", required=True)
+    parser.add_argument("--users", default="alice")
+    args = parser.parse_args()
+    stopping = []
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stopping.append(1))
+    hub = Hub(args.folder, users=tuple(args.users.split(",")), port=args.port)
+    try:
+        print(json.dumps({"url": hub.url, "password": hub.password}), flush=True)
+        while not stopping and hub.proc.poll() is None:
+            time.sleep(0.2)
+    finally:
+        hub.stop()
+
+
+if __name__ == "__main__":
+    main()
