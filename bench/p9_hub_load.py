@@ -37,7 +37,11 @@ sys.path[:0] = [str(HERE), str(HERE.parent / "tests")]
 from hub import Hub, wait_until  # noqa: E402
 from p3_ws import read_message  # noqa: E402
 
-PAGES = ["status", "individual-task-stream", "individual-progress", "individual-cpu", "individual-workers-memory"]
+# The panes the sidebar's dashboard buttons open (one bokeh session each). The full `status`
+# page (seven plots in one session) is --pages status.
+RAMP = 0.1  # seconds between two clients' start
+PAGES = ["individual-task-stream", "individual-progress", "individual-workers-memory", "individual-cpu",
+         "individual-nprocessing"]
 
 
 def round_trip(ws):
@@ -54,6 +58,7 @@ def round_trip(ws):
 def client(base, ws_base, page, token, seconds, out):
     """One dashboard pane's session; appends (error or None, messages, round trips) to out."""
     messages = trips = 0
+    t0 = time.monotonic()
     try:
         r = requests.get(f"{base}{page}", headers={"Authorization": f"token {token}"}, timeout=60)
         assert r.status_code == 200, f"GET {page}: {r.status_code}"
@@ -71,7 +76,8 @@ def client(base, ws_base, page, token, seconds, out):
             ws.close()
         out.append((None, messages, trips))
     except Exception as e:  # every failure counts, whatever it is
-        out.append((f"{page}: {type(e).__name__}: {e}", messages, trips))
+        out.append((f"{page} after {time.monotonic() - t0:.1f} s, {trips} round trips: {type(e).__name__}: {e}",
+                    messages, trips))
 
 
 def compute(client, rate, done, out):
@@ -85,7 +91,7 @@ def compute(client, rate, done, out):
         out.append((f"computation: {type(e).__name__}: {e}", 0, 0))
 
 
-def load(base, ws_base, token, clients, seconds, work, queue):
+def load(base, ws_base, token, clients, seconds, work, pages, queue):
     """The clients, in a process of their own (so their work does not slow the timer's)."""
     address, tls_dir, rate = work
     os.environ["DASK_COFFEA_CASA__TLS_DIR"] = tls_dir  # alice's CA: the client is alice's
@@ -97,11 +103,11 @@ def load(base, ws_base, token, clients, seconds, work, queue):
     dask_client = Client(address, security=CoffeaCasaCluster.security(), timeout=30) if rate > 0 else None
     if dask_client:
         threading.Thread(target=compute, args=(dask_client, rate, done, out), daemon=True).start()
-    threads = [threading.Thread(target=client, args=(base, ws_base, PAGES[i % len(PAGES)], token, seconds, out))
+    threads = [threading.Thread(target=client, args=(base, ws_base, pages[i % len(pages)], token, seconds, out))
                for i in range(clients)]
     for t in threads:
         t.start()
-        time.sleep(0.05)  # panes open one after another, not in one burst
+        time.sleep(RAMP)  # panes open one after another, not in one burst
     for t in threads:
         t.join()
     done.set()
@@ -141,6 +147,8 @@ def main():
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--seconds", type=int, default=60)
     parser.add_argument("--baseline", type=int, default=20, help="seconds of the no-load timing")
+    parser.add_argument("--pages", default=",".join(PAGES), help="dashboard pages, round robin")
+    parser.add_argument("--keep", action="store_true", help="keep the hub's folder (logs)")
     parser.add_argument("--tasks-per-second", type=int, default=20, help="a light computation meanwhile (0: none)")
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="bench-p9-"))
@@ -163,10 +171,10 @@ def main():
         clients = multiprocessing.get_context("fork").Process(
             target=load, args=(base, ws_base, token, args.clients, args.seconds,
                                (model["scheduler_address"], str(hub.home("alice") / ".config/coffea-casa/tls"),
-                                args.tasks_per_second), queue))
+                                args.tasks_per_second), args.pages.split(","), queue))
         t0 = time.monotonic()
         clients.start()
-        time.sleep(args.clients * 0.05 + 2)  # all panes open
+        time.sleep(args.clients * RAMP + 2)  # all panes open
         loaded = summary(timer(hub.port, status_path, token, args.seconds - (time.monotonic() - t0) - 1))
         results = queue.get(timeout=args.seconds + 120)
         clients.join(30)
@@ -175,12 +183,15 @@ def main():
         trips = sum(t for _, _, t in results)
     finally:
         hub.stop()
-        shutil.rmtree(folder, ignore_errors=True)
+        if args.keep:
+            print(f"P9 the hub's folder (its log and the users' homes): {folder}")
+        else:
+            shutil.rmtree(folder, ignore_errors=True)
     print(f"P9 {args.clients} dashboard websocket clients for {args.seconds} s through configurable-http-proxy "
-          f"and our proxy ({', '.join(PAGES)}), {args.tasks_per_second} tiny tasks/s running:")
+          f"and our proxy ({args.pages}), {args.tasks_per_second} tiny tasks/s running:")
     print(f"P9   sessions {len(results)}, errors {len(errors)} (goal 0), updates received {messages}, "
           f"round trips {trips}")
-    for e in errors[:10]:
+    for e in errors[:20]:
         print(f"P9   error: {e}")
     print(f"P9 GET api/status every 20 ms through the hub, no load:   {fmt(idle)}")
     print(f"P9 GET api/status every 20 ms through the hub, with load: {fmt(loaded)}")
