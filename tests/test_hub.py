@@ -2,7 +2,8 @@
 two users' servers spawn through the hub; alice's cluster, its dashboard and bokeh websocket
 work through the hub's proxy; bob's token and cookies, and no credentials, are refused on
 alice's API and dashboards; when the hub stops a server, or the idle culler culls it, no
-process of it (server, cluster hosts, schedulers, workers) and no cluster record is left.
+process of it (server, cluster hosts, schedulers, workers), no HTCondor job (the test double)
+and no cluster record is left.
 
 The browser side (log in, + NEW, a dashboard pane, inject and compute) is
 ui-tests/tests/hub.spec.ts.
@@ -132,24 +133,32 @@ def test_the_hub_stopping_a_server_leaves_nothing(hub, alice):
     assert "closing 1 cluster(s)" in hub.output()
 
 
-def test_the_idle_culler_culling_a_server_leaves_nothing(tmp_path):
+def test_the_idle_culler_culling_a_server_leaves_nothing(tmp_path, condor_double):
     """The culler (a hub service, as deployed) stops a server idle for 5 s; the server reports
-    its activity every second, so it lives while the test talks to it."""
-    hub = Hub(tmp_path, users=("carol",), cull_timeout=5, server_env={"JUPYTERHUB_ACTIVITY_INTERVAL": "1"})
+    its activity every second, so it lives while the test talks to it. This server's cluster
+    is on the HTCondor backend (the test double, jobs on this host): no job may be left."""
+    server_env = dict(condor_double.env(), JUPYTERHUB_ACTIVITY_INTERVAL="1", DASK_COFFEA_CASA__BACKEND="htcondor",
+                      DASK_LABEXTENSION__FACTORY__KWARGS='{"nanny-port": None}',  # jobs share this host
+                      DASK_JOBQUEUE__COFFEA_CASA__WORKER_EXTRA_ARGS='["--host", "127.0.0.2"]')
+    hub = Hub(tmp_path / "hub", users=("carol",), cull_timeout=5, server_env=server_env)
     try:
         url = hub.spawn("carol")
         api = requests.Session()
         api.headers["Authorization"] = f"token {hub.user_token('carol')}"
-        id = api.put(url + "coffea-casa/clusters", json={"workers": 1}, timeout=30).json()["id"]
+        id = api.put(url + "coffea-casa/clusters", json={"workers": 2}, timeout=30).json()["id"]
         running = lambda: (m := api.get(f"{url}coffea-casa/clusters/{id}", timeout=30).json())[  # noqa: E731
-            "workers"] >= 1 and m["status"] == "running"
-        assert wait_until(running, timeout=120), api.get(f"{url}coffea-casa/clusters/{id}").text
+            "workers"] >= 2 and m["status"] == "running" and m
+        model = wait_until(running, timeout=120)
+        assert model and model["backend"] == "htcondor", api.get(f"{url}coffea-casa/clusters/{id}").text
+        assert len(condor_double.jobs()) == 2 and condor_double.running_pids()
         procs = cluster_processes(hub, "carol")
-        assert len(alive(procs)) >= 3 and len(records(hub, "carol")) == 1
+        assert len(alive(procs)) >= 2 and len(records(hub, "carol")) == 1
         # now nobody uses it
         assert wait_until(lambda: "" not in hub.user("carol")["servers"], timeout=90), hub.output()
         assert wait_until(lambda: not alive(procs), timeout=60), [p.cmdline() for p in alive(procs)]
         assert records(hub, "carol") == []
+        assert condor_double.jobs() == []
+        assert wait_until(lambda: not condor_double.running_pids(), timeout=30)
         log = hub.output()
         assert re.search(r"Culling server carol", log) and "closing 1 cluster(s)" in log, log[-3000:]
     finally:
