@@ -101,8 +101,9 @@ def load(base, ws_base, token, clients, seconds, work, pages, queue):
 
     done, out = threading.Event(), []
     dask_client = Client(address, security=CoffeaCasaCluster.security(), timeout=30) if rate > 0 else None
+    computing = threading.Thread(target=compute, args=(dask_client, rate, done, out), daemon=True)
     if dask_client:
-        threading.Thread(target=compute, args=(dask_client, rate, done, out), daemon=True).start()
+        computing.start()
     threads = [threading.Thread(target=client, args=(base, ws_base, pages[i % len(pages)], token, seconds, out))
                for i in range(clients)]
     for t in threads:
@@ -112,6 +113,7 @@ def load(base, ws_base, token, clients, seconds, work, pages, queue):
         t.join()
     done.set()
     if dask_client:
+        computing.join(60)  # its last batch finishes before the client closes
         dask_client.close()
     queue.put(out)
 
