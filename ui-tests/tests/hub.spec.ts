@@ -18,7 +18,7 @@ import { isAlive, SIDEBAR_ID } from './helpers';
 
 const PORT = 8900;
 const USER = 'dave';
-const folder = fs.mkdtempSync(path.join(os.tmpdir(), 'coffea-casa-hub-ui-'));
+let folder = ''; // made in beforeAll: Playwright loads this file in more than one process
 let hub: ChildProcess | null = null;
 let hubUrl = '';
 let password = '';
@@ -69,6 +69,7 @@ async function stopHub(): Promise<void> {
 test.describe('behind JupyterHub', () => {
   test.beforeAll(async () => {
     test.setTimeout(120000);
+    folder = fs.mkdtempSync(path.join(os.tmpdir(), 'coffea-casa-hub-ui-'));
     await startHub();
   });
 
