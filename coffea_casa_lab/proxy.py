@@ -16,7 +16,8 @@ from urllib.parse import parse_qsl, quote, urlencode, urlparse
 import aiohttp
 from jupyter_server.utils import url_path_join
 from jupyter_server_proxy.handlers import ProxyHandler
-from tornado import httputil, web
+from tornado import httpclient, httputil, web
+from tornado.websocket import WebSocketClosedError, WebSocketError
 
 from .handlers import MANAGER_KEY
 
@@ -115,7 +116,13 @@ class DashboardProxyHandler(ProxyHandler):
         await self._forward(path)
 
     async def open(self, cluster_id, path):
-        await self.proxy_open(*self.target, path)  # jupyter-server-proxy's websocket relay
+        try:
+            await self.proxy_open(*self.target, path)  # jupyter-server-proxy's websocket relay
+        except (OSError, asyncio.TimeoutError, httpclient.HTTPError, WebSocketError) as e:
+            # The upgrade is already answered: too late for a 502, so close with a reason.
+            self.log.warning("dashboard websocket %s of cluster %s: %s", path, cluster_id, e)
+            self.close(1011, f"the dashboard did not accept the websocket: {type(e).__name__}")
+            return
         # Relayed frames are small and often several per message: without TCP_NODELAY on
         # both legs, Nagle's algorithm and delayed ACKs add ~40 ms to a round trip.
         self.set_nodelay(True)
@@ -126,7 +133,10 @@ class DashboardProxyHandler(ProxyHandler):
         # Called for each frame from the dashboard. Bokeh sends a message as several small
         # frames without TCP_NODELAY, so each of its frames waits for our ACK: ACK at once.
         self._quickack()
-        return super().write_message(message, binary)
+        try:
+            return super().write_message(message, binary)
+        except WebSocketClosedError:  # the browser left while the dashboard was still talking
+            self.on_close()
 
     def _quickack(self):
         sock = getattr(getattr(getattr(getattr(self, "ws", None), "protocol", None), "stream", None), "socket", None)

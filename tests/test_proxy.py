@@ -151,6 +151,19 @@ def test_fake_dashboard_through_the_proxy(fake, dashboard):
     assert status == 302 and headers["Location"] == f"{DASH}{fake.cluster_id}/status"
 
 
+def test_a_dashboard_that_refuses_the_websocket_closes_it_with_a_reason(fake):
+    """The fake dashboard speaks plain HTTP: the relay cannot open, and says so in the close frame."""
+    url = f"ws://127.0.0.1:{fake.port}{DASH}{fake.cluster_id}/status/ws"
+    ws = websocket.create_connection(url, header=[f"Authorization: token {fake.token}"], timeout=30)
+    try:
+        opcode, data = ws.recv_data(control_frame=True)
+    finally:
+        ws.close()
+    assert opcode == websocket.ABNF.OPCODE_CLOSE
+    assert int.from_bytes(data[:2], "big") == 1011 and b"did not accept the websocket" in data[2:], data
+    assert fake.healthy() and "Uncaught exception" not in fake.output()
+
+
 def test_a_registered_dashboard_by_its_host_and_port(fake, dashboard):
     """The link distributed shows in a notebook: {base_url}coffea-casa/dashboard/{host}:{port}/status."""
     status, _, body = raw_get(fake, f"{DASH}127.0.0.2:{dashboard.port}/individual-plots.json")
