@@ -15,7 +15,7 @@ import time
 import weakref
 
 import dask
-from dask.utils import format_time, parse_timedelta
+from dask.utils import parse_timedelta
 from distributed.core import Status
 from distributed.diagnostics.plugin import SchedulerPlugin
 from tornado.ioloop import PeriodicCallback
@@ -87,7 +87,7 @@ class IdleWatch(SchedulerPlugin):
             self._wanted = _wanted(cluster, adaptive)  # our own change is not the user's
 
     def _give_back(self, cluster, adaptive):
-        idle_for = format_time(self.timeout)
+        idle_for = _duration(self.timeout)
         if adaptive is not None and adaptive.minimum > 0:
             was, adaptive.minimum = adaptive.minimum, 0
             self.reason = (
@@ -101,6 +101,14 @@ class IdleWatch(SchedulerPlugin):
         else:
             return
         logger.info("cluster %s %s", cluster.name, self.reason)
+
+
+def _duration(seconds):
+    """3600 -> '1 h', 90 -> '1.5 min', 20 -> '20 s': as a site would have written it."""
+    for unit, size in (("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.3g} {unit}"
+    return f"{seconds:.3g} s"
 
 
 def _wanted(cluster, adaptive):
