@@ -13,6 +13,7 @@ import psutil
 import pytest
 
 from conftest import wait_until
+from hub import alive
 from test_rest_api import JupyterServer, wait_cluster
 
 SMALL = {"DASK_JOBQUEUE__COFFEA_CASA__CORES": "1", "DASK_JOBQUEUE__COFFEA_CASA__MEMORY": "1 GiB"}
@@ -34,17 +35,6 @@ def descendants(proc):
         return [p for p in psutil.Process(proc.pid).children(recursive=True)]
     except psutil.NoSuchProcess:
         return []
-
-
-def alive(procs):
-    out = []
-    for p in procs:
-        try:
-            if p.is_running() and p.status() != psutil.STATUS_ZOMBIE:
-                out.append(p)
-        except psutil.NoSuchProcess:
-            pass
-    return out
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
