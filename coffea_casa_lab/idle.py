@@ -52,7 +52,7 @@ class IdleWatch(SchedulerPlugin):
         self._cluster = weakref.ref(cluster)  # a notebook's cluster must stay collectable
         self.timeout = timeout
         self.last_activity = time.time()
-        self._wanted = None  # (workers asked for, adaptive minimum) as last seen
+        self._wanted = None  # what the user asked for, as last seen (see _wanted)
         self.reason = None  # why the workers were given back, while that still holds
         # Check often enough that a short timeout in a test is honoured, rarely on a facility.
         interval = min(max(timeout / 10, 0.25), 10.0)
