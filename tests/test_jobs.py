@@ -94,8 +94,8 @@ def test_local_jobs_are_the_worker_processes(tmp_path):
         model = start_cluster(server, 2)
         other = start_cluster(server, 1)
         id = model["id"]
-        jobs = server.api("GET", f"clusters/{id}/jobs").json()
-        assert len(jobs) == 2 and {j["status"] for j in jobs} == {"running"}
+        jobs = wait_until(lambda: (j := server.api("GET", f"clusters/{id}/jobs").json()) and len(j) == 2 and j)
+        assert jobs and len(jobs) == 2 and {j["status"] for j in jobs} == {"running"}, jobs
         server_children = {p.pid for p in psutil.Process(server.proc.pid).children(recursive=True)}
         assert {int(j["id"]) for j in jobs} <= server_children
         assert {j["host"] for j in jobs} == {"127.0.0.2"}
