@@ -57,7 +57,7 @@ def wait_until(predicate, timeout, interval=0.2):
 
 
 class Hub:
-    def __init__(self, folder, users=("alice", "bob"), cull_timeout=0, server_env=None, port=None):
+    def __init__(self, folder, users=("alice", "bob"), cull_timeout=0, cull_every=None, server_env=None, port=None):
         assert CHP.exists(), f"{CHP} is missing: run `cd ui-tests && jlpm install` (make test does)"
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
@@ -86,6 +86,8 @@ class Hub:
             "COFFEA_CASA_HUB_USERS": ",".join(users),
             "COFFEA_CASA_CULL_TIMEOUT": str(cull_timeout),
         })
+        if cull_every:
+            env["COFFEA_CASA_CULL_EVERY"] = str(cull_every)
         self.log = open(self.folder / "hub.log", "w+")
         self.proc = subprocess.Popen([sys.executable, "-m", "jupyterhub", "-f", str(config)], cwd=self.folder,
                                      env=env, stdin=subprocess.DEVNULL, stdout=self.log, stderr=subprocess.STDOUT)

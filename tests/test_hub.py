@@ -134,13 +134,17 @@ def test_the_hub_stopping_a_server_leaves_nothing(hub, alice):
 
 
 def test_the_idle_culler_culling_a_server_leaves_nothing(tmp_path, condor_double):
-    """The culler (a hub service, as deployed) stops a server idle for 5 s; the server reports
+    """The culler (a hub service, as deployed) stops a server idle for 20 s; the server reports
     its activity every second, so it lives while the test talks to it. This server's cluster
-    is on the HTCondor backend (the test double, jobs on this host): no job may be left."""
+    is on the HTCondor backend (the test double, jobs on this host): no job may be left.
+
+    Until its first API request a server's last activity is its start time, which on a loaded
+    machine was 6.5 s before the hub saw it ready: a 5 s timeout culled it at once (seen in a
+    full run). 20 s leaves room for that; the culler looks every 2 s."""
     server_env = dict(condor_double.env(), JUPYTERHUB_ACTIVITY_INTERVAL="1", DASK_COFFEA_CASA__BACKEND="htcondor",
                       DASK_LABEXTENSION__FACTORY__KWARGS='{"nanny-port": None}',  # jobs share this host
                       DASK_JOBQUEUE__COFFEA_CASA__WORKER_EXTRA_ARGS='["--host", "127.0.0.2"]')
-    hub = Hub(tmp_path / "hub", users=("carol",), cull_timeout=5, server_env=server_env)
+    hub = Hub(tmp_path / "hub", users=("carol",), cull_timeout=20, cull_every=2, server_env=server_env)
     try:
         url = hub.spawn("carol")
         api = requests.Session()
