@@ -107,7 +107,9 @@ export class JobsPanel extends ReactWidget {
                     {job.worker_name ?? '—'}
                   </td>
                   <td className="jp-CoffeaCasa-jobActions">
-                    <JobActions job={job} {...this._actions} />
+                    <div>
+                      <JobActions job={job} {...this._actions} />
+                    </div>
                   </td>
                 </tr>
               ))}
