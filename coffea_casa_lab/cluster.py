@@ -211,6 +211,9 @@ class CoffeaCasaJob(HTCondorJob):
             await self.batcher.remove(self.job_id, self.cancel_command)
         if self.reaper is not None:
             self.reaper.condor_jobs.discard(self.job_id)
+        # dask-jobqueue's Job.close never marks the job closed; SpecCluster.close() asserts it
+        # of every job it made that is not yet garbage-collected.
+        await ProcessInterface.close(self)
 
 
 class CoffeaCasaLocalJob(CoffeaCasaJob):
