@@ -302,7 +302,9 @@ def test_fuzz_from_openapi(fake_server, tmp_path):
         operation = result.ok()
         modes = list(schemathesis.GenerationMode)
         strategies = [operation.as_strategy(mode) for mode in modes]
-        if "{cluster_id}" in operation.path:
+        # Not the sub-routes: on the known id they ask a scheduler, and a FakeCluster has none
+        # (a documented 502 after the Client's 30 s connect timeout, seen once in a full run).
+        if operation.path == "/clusters/{cluster_id}":
             strategies += [operation.as_strategy(m, path_parameters={"cluster_id": known}) for m in modes]
         cases = st.one_of(*strategies)
 
