@@ -8,7 +8,7 @@ import psutil
 
 from condor_double.state import RUNNING
 from conftest import wait_until
-from test_rest_api import JupyterServer, wait_cluster
+from test_rest_api import JupyterServer, wait_cluster, wait_jobs
 
 SMALL = {"DASK_JOBQUEUE__COFFEA_CASA__CORES": "1", "DASK_JOBQUEUE__COFFEA_CASA__MEMORY": "1 GiB"}
 
@@ -94,8 +94,8 @@ def test_local_jobs_are_the_worker_processes(tmp_path):
         model = start_cluster(server, 2)
         other = start_cluster(server, 1)
         id = model["id"]
-        jobs = wait_until(lambda: (j := server.api("GET", f"clusters/{id}/jobs").json()) and len(j) == 2 and j)
-        assert jobs and len(jobs) == 2 and {j["status"] for j in jobs} == {"running"}, jobs
+        jobs = wait_jobs(server, id, 2)
+        assert len(jobs) == 2 and {j["status"] for j in jobs} == {"running"}, jobs
         server_children = {p.pid for p in psutil.Process(server.proc.pid).children(recursive=True)}
         assert {int(j["id"]) for j in jobs} <= server_children
         assert {j["host"] for j in jobs} == {"127.0.0.2"}

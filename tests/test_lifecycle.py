@@ -20,7 +20,7 @@ import pytest
 
 from conftest import wait_until
 from kernel_client import NotebookKernel
-from test_rest_api import JupyterServer, wait_cluster
+from test_rest_api import JupyterServer, wait_cluster, wait_jobs
 
 SMALL = {"DASK_JOBQUEUE__COFFEA_CASA__CORES": "1", "DASK_JOBQUEUE__COFFEA_CASA__MEMORY": "1 GiB",
          "DASK_JOBQUEUE__COFFEA_CASA__DEATH_TIMEOUT": "10"}
@@ -110,9 +110,8 @@ def test_a_notebook_cluster_is_listed_proxied_scaled_and_closed_from_the_sidebar
         assert kernel.run("client.wait_for_workers(2, timeout=120)\nprint(len(client.scheduler_info()['workers']))").strip() == "2"
         model = wait_cluster(server, model["id"], lambda m: m["workers"] == 2)
         assert model["workers"] == 2
-        # a local job is listed once its Nanny's start() returns, a moment after the worker joins
-        jobs = wait_until(lambda: (j := server.api("GET", f"clusters/{model['id']}/jobs").json()) and len(j) == 2 and j)
-        assert jobs and len(jobs) == 2, server.api("GET", f"clusters/{model['id']}/jobs").json()
+        jobs = wait_jobs(server, model["id"], 2)
+        assert len(jobs) == 2, jobs
         workers = workers_of(kernel.pid)
         assert backend == "htcondor" or len(workers) == 2
 

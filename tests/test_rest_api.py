@@ -102,6 +102,16 @@ def wait_cluster(server, id, predicate, timeout=120):
     return wait_until(check, timeout=timeout, interval=0.2) or server.api("GET", f"clusters/{id}").json()
 
 
+def wait_jobs(server, id, n, timeout=30):
+    """The cluster's n jobs. A local job is listed once its Nanny's start() returns, a moment
+    after its worker has joined the scheduler."""
+    def check():
+        jobs = server.api("GET", f"clusters/{id}/jobs").json()
+        return jobs if len(jobs) == n else None
+
+    return wait_until(check, timeout=timeout) or server.api("GET", f"clusters/{id}/jobs").json()
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     """Real CoffeaCasaClusters on the local backend, small workers."""
