@@ -313,7 +313,7 @@ class CoffeaCasaCluster(HTCondorCluster):
         job_extra = self._job_extra(
             tls.transfer_files(secrets or _dir_of(security)) + list(user_files.values()),
             options["contact_address"],
-            worker_image or dask.config.get(f"{_JOBQUEUE}.worker-image"),
+            worker_image if worker_image is not None else dask.config.get(f"{_JOBQUEUE}.worker-image"),
             port,
             job_kwargs.pop("job_extra", None),
             job_kwargs.pop("job_extra_directives", None),
@@ -468,8 +468,9 @@ class CoffeaCasaCluster(HTCondorCluster):
     @staticmethod
     def _job_extra(files, external_address, worker_image, scheduler_port, job_extra, job_extra_directives):
         files = ", ".join(str(p) for p in files)
-        return {
-            "universe": "docker",
+        extra = {
+            # No image: the vanilla universe, on the execute node's own software (sites without Docker)
+            "universe": "docker" if worker_image else "vanilla",
             "docker_image": worker_image,
             "container_service_names": "dask",
             "dask_container_port": scheduler_port,
@@ -486,6 +487,11 @@ class CoffeaCasaCluster(HTCondorCluster):
             **(job_extra or {}),
             **(job_extra_directives or {}),
         }
+        if str(extra.get("universe")).lower() == "vanilla":
+            # HTCondor >= 24 turns any job with a docker_image into a container job, even in vanilla
+            for key in ("docker_image", "container_service_names", "dask_container_port"):
+                extra.pop(key, None)
+        return extra
 
     # distributed's two background coroutines hold the cluster strongly, so a
     # cluster the user dropped would never be collected and its workers would live

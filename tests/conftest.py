@@ -33,6 +33,7 @@ import psutil  # noqa: E402
 import pytest  # noqa: E402
 
 from condor_double.fixtures import condor_double  # noqa: E402,F401
+from condor_pool.fixtures import condor_pool  # noqa: E402,F401
 
 
 def _is_live_worker(p):

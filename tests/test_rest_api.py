@@ -31,7 +31,9 @@ def free_port(host="127.0.0.1"):
 class JupyterServer:
     """A jupyter server subprocess with coffea_casa_lab at base_url /user/alice/, on loopback."""
 
-    def __init__(self, tmp, env=None, extra_args=(), log="server.log"):
+    def __init__(self, tmp, env=None, extra_args=(), log="server.log", popen=subprocess.Popen, base_env=None):
+        """`popen` and `base_env`: how and with what environment it starts (the real HTCondor pool
+        runs it as its user, inside the pool; see condor_pool/pool.py)."""
         self.token = secrets.token_hex(16)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}{BASE}"
@@ -39,7 +41,7 @@ class JupyterServer:
         for d in ("config", "data", "runtime", "root"):
             (tmp / d).mkdir(parents=True, exist_ok=True)
         self.env = dict(
-            os.environ,
+            os.environ if base_env is None else base_env,
             PYTHONPATH=os.pathsep.join([str(ROOT), str(ROOT / "tests")]),
             JUPYTER_CONFIG_DIR=str(tmp / "config"),
             JUPYTER_DATA_DIR=str(tmp / "data"),
@@ -47,7 +49,7 @@ class JupyterServer:
             **(env or {}),
         )
         self.log = open(tmp / log, "w+")
-        self.proc = subprocess.Popen(
+        self.proc = popen(
             [
                 sys.executable, "-m", "jupyter_server",
                 f"--ServerApp.port={self.port}", "--ServerApp.port_retries=0",
