@@ -17,6 +17,8 @@ import shlex
 import tempfile
 from contextlib import suppress
 
+from . import schedd
+
 logger = logging.getLogger("coffea_casa")
 
 GATHER_SECONDS = 0.02  # how long a batch waits for the other starts of the same scale()
@@ -33,18 +35,6 @@ def template(job):
     if MACRO not in text or text.replace(MACRO, str(job.name)) != script or len(QUEUE_LINE.findall(text)) != 1:
         return None
     return text
-
-
-def _schedd(command):
-    """htcondor2's Schedd when a schedd answers and the command has no site options, else None."""
-    if len(shlex.split(command)) > 1:
-        return None
-    try:
-        import htcondor2
-
-        return htcondor2.Schedd()  # raises when no schedd answers
-    except Exception:
-        return None
 
 
 class _Gather:
@@ -107,35 +97,31 @@ class Batcher:
             with job.job_file() as fn:
                 return [job._job_id_from_submit_output(await job._submit_job(fn))]
         names = [str(job.name) for job in jobs]
-        schedd = _schedd(command)
-        if schedd is not None:
-            return await asyncio.to_thread(_submit_bindings, schedd, text, names)
-        description = QUEUE_LINE.sub("queue WorkerName from (\n" + "".join(f"  {n}\n" for n in names) + ")", text)
-        with tempfile.NamedTemporaryFile("w", suffix=".sub") as f:
-            f.write(description)
-            f.flush()
-            out = await jobs[0]._call(shlex.split(command) + [f.name])
-        cluster = re.search(r"submitted to cluster (\d+)", out)
-        if cluster is None:
-            raise ValueError(f"Could not parse the cluster id from the submission output:\n{out}")
-        logger.debug("submitted %d worker jobs as cluster %s", len(names), cluster.group(1))
-        return [f"{cluster.group(1)}.{proc}" for proc in range(len(names))]
+
+        async def with_command():
+            description = QUEUE_LINE.sub("queue WorkerName from (\n" + "".join(f"  {n}\n" for n in names) + ")", text)
+            with tempfile.NamedTemporaryFile("w", suffix=".sub") as f:
+                f.write(description)
+                f.flush()
+                out = await jobs[0]._call(shlex.split(command) + [f.name])
+            cluster = re.search(r"submitted to cluster (\d+)", out)
+            if cluster is None:
+                raise ValueError(f"Could not parse the cluster id from the submission output:\n{out}")
+            logger.debug("submitted %d worker jobs as cluster %s", len(names), cluster.group(1))
+            return [f"{cluster.group(1)}.{proc}" for proc in range(len(names))]
+
+        return await schedd.call(lambda s: _submit_bindings(s, text, names), with_command, command)
 
     async def _remove_all(self, items):
         by_command = {}
         for job_id, command in items:
             by_command.setdefault(command, []).append(job_id)
+        from dask_jobqueue.core import Job
+
         for command, ids in by_command.items():
-            schedd = _schedd(command)
             with suppress(Exception):  # a job already gone is not an error
-                if schedd is not None:
-                    import htcondor2
-
-                    await asyncio.to_thread(schedd.act, htcondor2.JobAction.Remove, ids)
-                else:
-                    from dask_jobqueue.core import Job
-
-                    await Job._call(shlex.split(command) + sorted(ids, key=_proc_order))
+                await schedd.call(lambda s: _remove_bindings(s, ids),
+                                  lambda: Job._call(shlex.split(command) + sorted(ids, key=_proc_order)), command)
         return [None] * len(items)
 
 
@@ -144,6 +130,12 @@ def _submit_bindings(schedd, text, names):
 
     result = schedd.submit(htcondor2.Submit(QUEUE_LINE.sub("", text)), itemdata=iter([{"WorkerName": n} for n in names]))
     return [f"{result.cluster()}.{proc}" for proc in range(len(names))]
+
+
+def _remove_bindings(schedd, ids):
+    import htcondor2
+
+    schedd.act(htcondor2.JobAction.Remove, ids)
 
 
 def _proc_order(job_id):

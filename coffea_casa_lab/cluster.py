@@ -15,6 +15,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import time
 import warnings
 import weakref
 from contextlib import suppress
@@ -24,6 +25,7 @@ import dask.config
 from dask_jobqueue import HTCondorCluster
 from dask_jobqueue.htcondor import HTCondorJob
 from distributed import Adaptive, Nanny
+from distributed.deploy.cluster import Cluster
 from distributed.core import Status
 from distributed.deploy.spec import ProcessInterface
 from distributed.security import Security
@@ -195,6 +197,16 @@ class CoffeaCasaJob(HTCondorJob):
         self.user_files = user_files or {}  # requirements.txt / environment.yml to install
 
     async def start(self):
+        try:
+            await self._submit()
+        except Exception as e:
+            # The Replacer replaces it (counted as a loss) and the card shows why.
+            self.start_error = str(e).strip() or type(e).__name__
+            self.status = Status.failed
+            raise
+        self.start_error, self.started_at = None, time.monotonic()
+
+    async def _submit(self):
         if self.batcher is None:
             await super().start()
         else:
@@ -219,7 +231,7 @@ class CoffeaCasaJob(HTCondorJob):
 class CoffeaCasaLocalJob(CoffeaCasaJob):
     """The same worker as a Nanny of this process: the embedded default."""
 
-    async def start(self):
+    async def _submit(self):
         preload = await packages.local_preload(self.user_files)
         death_timeout = dask.config.get(f"{_JOBQUEUE}.death-timeout")
         local_directory = dask.config.get(f"{_JOBQUEUE}.local-directory")
@@ -492,6 +504,31 @@ class CoffeaCasaCluster(HTCondorCluster):
             for key in ("docker_image", "container_service_names", "dask_container_port"):
                 extra.pop(key, None)
         return extra
+
+    def _update_worker_status(self, op, msg):
+        # Not SpecCluster's: it closes a job whose worker has been gone for distributed's
+        # lost-worker-timeout, held jobs included, and forgets it without a replacement.
+        # The Replacer decides instead (see replace.py).
+        if op == "add":
+            for worker in (msg.get("workers") or {}).values():
+                self._replacer.joined(self._job_name(worker.get("name")))
+        elif op == "remove":
+            self._replacer.left(self._job_name((self.scheduler_info["workers"].get(msg) or {}).get("name")))
+        Cluster._update_worker_status(self, op, msg)
+
+    def _job_name(self, worker_name):
+        """The job (worker_spec key) of a worker: `name`, or `name-i` with several processes per job."""
+        name = str(worker_name)
+        base = name.rsplit("-", 1)[0]
+        return base if name not in self.worker_spec and base in self.worker_spec else name
+
+    async def _correct_state_internal(self):
+        try:
+            await super()._correct_state_internal()
+        except Exception as e:
+            if not any(job.status == Status.failed for job in self.workers.values()):
+                raise
+            logger.warning("cluster %s: a worker job could not be started: %s", self.name, e)  # the Replacer's now
 
     # distributed's two background coroutines hold the cluster strongly, so a
     # cluster the user dropped would never be collected and its workers would live

@@ -19,6 +19,7 @@ import subprocess
 
 import psutil
 
+from . import schedd
 from .errors import ClusterError
 
 STATUS = {1: "idle", 2: "running", 3: "removed", 4: "completed", 5: "held", 6: "transferring", 7: "suspended"}
@@ -31,15 +32,15 @@ def _classad_string(value):
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def _query(constraint):
-    """Job ads of the current user matching `constraint` (blocking: run it in a thread)."""
-    try:
-        import htcondor2
+async def _query(constraint):
+    """Job ads of the current user matching `constraint`."""
+    def with_bindings(s):
+        return [dict(ad) for ad in s.query(constraint=constraint, projection=ATTRIBUTES)]
 
-        schedd = htcondor2.Schedd()  # raises when no schedd answers: then the CLI
-        return [dict(ad) for ad in schedd.query(constraint=constraint, projection=ATTRIBUTES)]
-    except Exception:
-        pass
+    return await schedd.call(with_bindings, lambda: asyncio.to_thread(_condor_q, constraint))
+
+
+def _condor_q(constraint):
     out = subprocess.run(
         ["condor_q", "-json", "-constraint", constraint, "-attributes", ",".join(ATTRIBUTES)],
         capture_output=True, text=True, timeout=60,
@@ -70,7 +71,7 @@ def _condor_job(ad):
 
 async def _condor_ads(cluster):
     constraint = f"DaskSchedulerAddress == {_classad_string(cluster.scheduler_address)}"
-    return await asyncio.to_thread(_query, constraint)
+    return await _query(constraint)
 
 
 def _queue_constraint(addresses):
@@ -84,7 +85,7 @@ async def queue_status(addresses):
     if not addresses:
         return {}
     status = {a: {"idle": 0, "running": 0, "held": 0, "hold_reasons": []} for a in addresses}
-    for ad in await asyncio.to_thread(_query, _queue_constraint(addresses)):
+    for ad in await _query(_queue_constraint(addresses)):
         counts = status.get(ad.get("DaskSchedulerAddress"))
         state = STATUS.get(ad.get("JobStatus"))
         if counts is None or state not in ("idle", "running", "held"):
@@ -140,12 +141,8 @@ async def kill(cluster, job_id):
     """Remove one job: through the cluster when it knows the worker (so it is not restarted),
     else with condor_rm."""
     job, _ = await _find(cluster, job_id)
-    if await cluster.call("kill_job", name=job["worker_name"]):
-        pass
-    elif cluster.backend == "htcondor":
-        await asyncio.to_thread(
-            subprocess.run, ["condor_rm", job_id], capture_output=True, timeout=120, check=False
-        )
+    if not await cluster.call("kill_job", name=job["worker_name"]) and cluster.backend == "htcondor":
+        await _act("remove", job_id)
     return dict(job, status="removed")
 
 
@@ -154,24 +151,23 @@ async def release(cluster, job_id):
     job, _ = await _find(cluster, job_id)
     if job["status"] != "held":
         raise ClusterError(f"job {job_id} is {job['status']}, not held", 409)
-    await asyncio.to_thread(_act, "release", job_id)
+    await _act("release", job_id)
     return dict(job, status="idle", hold_reason=None)
 
 
-def _act(action, job_id):
-    """condor_release/condor_rm one job: htcondor2 where a schedd answers, else the CLI."""
-    try:
+async def _act(action, job_id):
+    """condor_release/condor_rm one job."""
+    def with_bindings(s):
         import htcondor2
 
-        schedd = htcondor2.Schedd()
-    except Exception:
-        schedd = None
-    if schedd is not None:
-        schedd.act(getattr(htcondor2.JobAction, action.capitalize()), [job_id])
-        return
-    out = subprocess.run([f"condor_{action}", job_id], capture_output=True, text=True, timeout=120)
-    if out.returncode != 0:
-        raise ClusterError(f"condor_{action} {job_id} failed: {out.stderr.strip() or out.returncode}", 502)
+        s.act(getattr(htcondor2.JobAction, action.capitalize()), [job_id])
+
+    def with_command():
+        out = subprocess.run([f"condor_{action}", job_id], capture_output=True, text=True, timeout=120)
+        if out.returncode != 0:
+            raise ClusterError(f"condor_{action} {job_id} failed: {out.stderr.strip() or out.returncode}", 502)
+
+    await schedd.call(with_bindings, lambda: asyncio.to_thread(with_command))
 
 
 def _tail(path):

@@ -1,16 +1,19 @@
-"""Lost workers are replaced. No HTTP here.
+"""Lost workers are replaced; held jobs are the user's. No HTTP here.
 
-HTCondor evicts and preempts jobs, admins and memory limits remove them; SpecCluster
-would keep the job in its plan for good and the cluster stays short. Here, in the
-cluster's own process, a worker job is lost when
-- it left the queue or was removed (HTCondor: one condor_q for the whole cluster, asked
-  when a connected worker went missing, else at most every 6 intervals while some job
-  waits for its worker), or its local Nanny closed;
-- or its worker was connected and has been gone for `grace` seconds.
-A lost job is dropped from the plan (SpecCluster then removes the job) and a new worker
-takes its place, so the cluster keeps the size scale() asked for or adapt() wants. Held
-jobs are the user's to release or remove. `max-failures` losses within `window` seconds
-and replacing stops: `error` says why, until the next scale() or adapt().
+HTCondor evicts and preempts jobs, admins and memory limits remove them, and a submission
+can fail. distributed's SpecCluster would close a job whose worker has been gone for its
+lost-worker timeout (15 s), held jobs included, and forget it without a replacement, so
+the cluster stayed short. CoffeaCasaCluster leaves that decision to this Replacer, in the
+cluster's own process. A worker job is lost when
+- its submission failed, it left the queue or was removed (HTCondor: one condor_q for the
+  whole cluster, asked at once when a connected worker goes away, else at most every 6
+  intervals while some job waits for its worker), or its local Nanny closed;
+- or its job still runs but its worker, once connected, has been gone for `grace` seconds.
+A held job is not lost: it stays until the user releases it (its worker comes back under
+the same name) or removes it. A lost job is dropped from the plan (SpecCluster then
+removes the job) and a new worker takes its place, so the cluster keeps the size scale()
+asked for or adapt() wants. `max-failures` losses within `window` seconds and replacing
+stops: `error` says why, until the next scale() or adapt().
 """
 
 import asyncio
@@ -24,7 +27,7 @@ from distributed.deploy.spec import SpecCluster
 from . import config
 
 logger = logging.getLogger("coffea_casa")
-HELD, REMOVED = 5, 3
+IDLE, RUNNING, REMOVED, HELD = 1, 2, 3, 5
 
 
 def _settings():
@@ -36,21 +39,40 @@ def _settings():
 class Replacer:
     def __init__(self):
         self.interval, self.grace, self.max_failures, self.window = _settings()
-        self.seen = set()  # names of jobs whose worker has connected
-        self.missing = {}  # name -> monotonic time its connected worker was first missed
+        self.missing = {}  # name -> monotonic time its connected worker went away
         self.failures = collections.deque()  # (monotonic time, reason)
-        self.error = None
+        self.stopped = None  # why lost workers are no longer replaced
+        self.start_failure = None  # (monotonic time, why) of the last job that could not start
         self._asked = 0.0  # when the schedd was last asked
+        self._wake = asyncio.Event()
+
+    @property
+    def error(self):
+        """What the card says: replacing stopped, or the last job could not be started."""
+        return self.stopped or (self.start_failure and self.start_failure[1])
 
     def reset(self):
         """A new scale() or adapt() from the user: try again."""
         self.failures.clear()
-        self.error = None
+        self.stopped = None
+
+    # --- what the scheduler tells the cluster, as it happens --------------------------
+    def joined(self, name):
+        self.missing.pop(str(name), None)
+
+    def left(self, name):
+        if name is not None:
+            self.missing.setdefault(str(name), time.monotonic())
+            self._wake.set()  # ask the queue now: the job may be gone
 
     async def run(self, ref):
-        """Check every `interval` seconds while the cluster (a weak reference) runs."""
+        """Check every `interval` seconds (and when a worker leaves) while the cluster runs."""
         while True:
-            await asyncio.sleep(self.interval)
+            try:
+                await asyncio.wait_for(self._wake.wait(), self.interval)
+            except asyncio.TimeoutError:
+                pass
+            self._wake.clear()
             cluster = ref()
             if cluster is None or cluster.status != Status.running:
                 return
@@ -62,32 +84,41 @@ class Replacer:
 
     async def check(self, cluster):
         connected = {str(w.get("name")) for w in (cluster.scheduler_info.get("workers") or {}).values()}
-        jobs = {name: job for name, job in list(cluster.workers.items())
-                if name in cluster.worker_spec and job.status == Status.running}
+        jobs = {name: job for name, job in list(cluster.workers.items()) if name in cluster.worker_spec}
+        lost = {name: f"the worker job for {name} could not be started: {job.start_error}"
+                for name, job in jobs.items() if job.status == Status.failed and getattr(job, "start_error", None)}
+        jobs = {name: job for name, job in jobs.items() if job.status == Status.running}
+        if lost:
+            self.start_failure = (time.monotonic(), next(iter(lost.values())))
+        elif self.start_failure and any(getattr(j, "started_at", 0) > self.start_failure[0] for j in jobs.values()):
+            self.start_failure = None  # a job started since
         up = {name for name in jobs if _connected(name, connected)}
-        self.seen |= up
-        lost, held = await self._gone(cluster, {n: j for n, j in jobs.items() if n not in up})
+        for name in up:
+            self.joined(name)
+        gone, states = await self._queue(cluster, {n: j for n, j in jobs.items() if n not in up})
+        lost.update(gone)
         now = time.monotonic()
-        for name in set(self.missing) - (set(jobs) - up - held):
-            del self.missing[name]  # back, held, or no longer ours
-        for name in set(jobs) - up - held - set(lost):
-            if name in self.seen and now - self.missing.setdefault(name, now) >= self.grace:
+        for name in set(self.missing) - (set(jobs) - up):
+            del self.missing[name]  # back, or no longer ours
+        for name, since in self.missing.items():
+            # Held: the user's. Idle again (vacated, evicted): HTCondor runs it again by itself.
+            if name not in lost and states.get(name) not in (HELD, IDLE) and now - since >= self.grace:
                 lost[name] = f"worker {name} (job {jobs[name].job_id}) has been gone for {self.grace:g} s"
         if lost:
             self.replace(cluster, lost)
 
-    async def _gone(self, cluster, waiting):
-        """({name: reason} of jobs gone from the batch system, names of held jobs)."""
-        lost, held = {}, set()
+    async def _queue(self, cluster, waiting):
+        """({name: reason} of jobs gone from the batch system, {name: JobStatus} of the others)."""
+        lost, states = {}, {}
         if cluster.backend != "htcondor":
             for name, job in waiting.items():
                 if any(n.status in (Status.closing, Status.closed, Status.failed) for n in getattr(job, "nannies", ())):
                     lost[name] = f"the worker process of {name} is gone for good"
-            return lost, held
+            return lost, states
         now = time.monotonic()
-        urgent = any(name in self.seen for name in waiting)  # a worker we had is missing
+        urgent = any(name in self.missing for name in waiting)  # a worker we had went away
         if not waiting or (not urgent and now - self._asked < 6 * self.interval):
-            return lost, held
+            return lost, states
         from .condor import _condor_ads
 
         self._asked = now
@@ -98,16 +129,15 @@ class Replacer:
                 lost[name] = f"job {job.job_id} (worker {name}) left the queue"
             elif ad.get("JobStatus") == REMOVED:
                 lost[name] = f"job {job.job_id} (worker {name}) was removed"
-            elif ad.get("JobStatus") == HELD:
-                held.add(name)
-        return lost, held
+            else:
+                states[name] = ad.get("JobStatus")
+        return lost, states
 
     def replace(self, cluster, lost):
         now = time.monotonic()
         for name, reason in lost.items():
             logger.warning("cluster %s: %s", cluster.name, reason)
             self.failures.append((now, reason))
-            self.seen.discard(name)
             self.missing.pop(name, None)
         while self.failures and now - self.failures[0][0] > self.window:
             self.failures.popleft()
@@ -115,9 +145,9 @@ class Replacer:
         for name in lost:
             del cluster.worker_spec[name]  # SpecCluster removes its job
         if len(self.failures) >= self.max_failures:
-            self.error = (f"{len(self.failures)} workers were lost within {self.window / 60:g} minutes, so lost "
+            self.stopped = (f"{len(self.failures)} workers were lost within {self.window / 60:g} minutes, so lost "
                           f"workers are no longer replaced (last: {self.failures[-1][1]}). Scale or adapt to try again.")
-            logger.error("cluster %s: %s", cluster.name, self.error)
+            logger.error("cluster %s: %s", cluster.name, self.stopped)
             adaptive = getattr(cluster, "_adaptive", None)
             if adaptive is not None:
                 adaptive.stop()

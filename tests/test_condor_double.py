@@ -466,7 +466,7 @@ def test_hold_with_reason_and_release_runs_it_again(condor_double, tmp_path):
     assert out.stdout == f"Job {jid} held\n"
     ad = condor_double.job(jid)
     assert (ad["JobStatus"], ad["HoldReasonCode"]) == (HELD, 1)
-    assert ad["HoldReason"] == "Job has gone over memory limit of 2048 megabytes"
+    assert ad["HoldReason"] == f"Job has gone over memory limit of 2048 megabytes (by user {getpass.getuser()})"  # as HTCondor 23.9
     assert wait_until(lambda: not condor_double.running_pids())  # held jobs do not run
     assert run("condor_q", "-hold", "-af", "HoldReason").stdout == ad["HoldReason"] + "\n"
     bad = run("condor_release", f"{cluster + 5}.0", check=False)

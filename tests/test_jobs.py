@@ -6,7 +6,7 @@ import time
 
 import psutil
 
-from condor_double.state import RUNNING
+from condor_double.state import RUNNING, owner
 from conftest import wait_until
 from test_rest_api import JupyterServer, wait_cluster, wait_jobs
 
@@ -141,6 +141,7 @@ def test_htcondor_queue_counts_in_one_query_and_held_job_released(tmp_path, cond
         reason = "Job has gone over memory limit of 1024 megabytes"
         subprocess.run(["condor_hold", "-reason", reason, victim], check=True, capture_output=True)
         model = wait_cluster(server, id, lambda m: (m["queue"] or {}).get("held") == 1)
+        reason += f" (by user {owner()})"  # HTCondor says who held it
         assert model["queue"] == {"idle": 0, "running": 1, "held": 1, "hold_reasons": [reason]}
         held = {j["id"]: j for j in server.api("GET", f"clusters/{id}/jobs").json()}[victim]
         assert (held["status"], held["hold_reason"]) == ("held", reason)

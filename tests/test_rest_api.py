@@ -40,14 +40,14 @@ class JupyterServer:
         tmp = Path(tmp)
         for d in ("config", "data", "runtime", "root"):
             (tmp / d).mkdir(parents=True, exist_ok=True)
-        self.env = dict(
-            os.environ if base_env is None else base_env,
-            PYTHONPATH=os.pathsep.join([str(ROOT), str(ROOT / "tests")]),
-            JUPYTER_CONFIG_DIR=str(tmp / "config"),
-            JUPYTER_DATA_DIR=str(tmp / "data"),
-            JUPYTER_RUNTIME_DIR=str(tmp / "runtime"),
+        self.env = {
+            **(os.environ if base_env is None else base_env),
+            "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "tests")]),
+            "JUPYTER_CONFIG_DIR": str(tmp / "config"),
+            "JUPYTER_DATA_DIR": str(tmp / "data"),
+            "JUPYTER_RUNTIME_DIR": str(tmp / "runtime"),
             **(env or {}),
-        )
+        }
         self.log = open(tmp / log, "w+")
         self.proc = popen(
             [

@@ -13,7 +13,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TOOLS = {"submit": "condor_double.submit", "q": "condor_double.q",
          "rm": "condor_double.rm", "shepherd": "condor_double.shepherd",
          "hold": "condor_double.hold:main_hold", "release": "condor_double.hold:main_release",
-         "ssh_to_job": "condor_double.ssh:main"}
+         "ssh_to_job": "condor_double.ssh:main", "vacate_job": "condor_double.hold:main_vacate",
+         "history": "condor_double.q:main_history"}
 
 if __name__ == "__main__":
     tool = sys.argv[1]

@@ -1,8 +1,9 @@
 """condor_hold and condor_release doubles (same job selection as condor_rm).
 
-condor_hold: JobStatus 5 with HoldReason (-reason, or "via condor_hold (by user U)"),
+condor_hold: JobStatus 5 with HoldReason ("R (by user U)" for -reason R, else "via condor_hold (by user U)"),
 HoldReasonCode 1 (UserRequest); a running job is stopped as the starter does.
 condor_release: a held job goes back to idle (JobStatus 1, ReleaseReason) and runs again.
+condor_vacate_job: a running job is stopped and goes back to idle, and runs again (evicted).
 """
 
 import sys
@@ -65,11 +66,33 @@ def release(state, jids, reason):
     return results
 
 
+def vacate(state, jids):
+    """Running jobs go back to idle, their processes stopped; they run again (a new match)."""
+    results, running = {}, []
+    with state.transaction("vacate") as transaction, state.lock():
+        transaction["jobs"] = len(jids)
+        for jid in jids:
+            ad = state.read(jid)
+            if ad is None:
+                results[jid] = "not found"
+            elif ad["JobStatus"] != RUNNING:
+                results[jid] = "not running"
+            else:
+                ad = state.set_status(ad, IDLE)
+                log_event(ad, 4, "Job was evicted.", "(0) Job was not checkpointed.")
+                results[jid] = "ok"
+                if "DoublePgid" in ad:
+                    running.append(ad)
+    return results, running
+
+
 MESSAGES = {
     "hold": {"ok": "Job {} held", "not found": "Job {} not found",
              "already held": "Job {} already held", "removed": "Job {} not found"},
     "release": {"ok": "Job {} released", "not found": "Job {} not found",
                 "not held": "Job {} not held to be released"},
+    "vacate_job": {"ok": "Job {} vacated", "not found": "Job {} not found",
+                   "not running": "Job {} not running to be vacated"},
 }
 
 
@@ -79,9 +102,12 @@ def main(argv, action):
     r = rm.parse_args(argv)
     state = State.from_env(f"condor_{action}")
     jids = select(state, r)
-    reason = r.reason or f"via condor_{action} (by user {owner()})"
+    # as HTCondor words it: the user's reason or the tool's, and who
+    reason = f"{r.reason or f'via condor_{action}'} (by user {owner()})"
     if action == "hold":
         results, running = hold(state, jids, reason)
+    elif action == "vacate_job":
+        results, running = vacate(state, jids)
     else:
         results, running = release(state, jids, reason), []
     for jid, result in results.items():
@@ -92,7 +118,7 @@ def main(argv, action):
     if running:
         rm.stop_processes(running)
     for jid, result in results.items():
-        if action == "release" and result == "ok":
+        if action in ("release", "vacate_job") and result == "ok":
             start_shepherd(state, jid)  # matched again: it runs anew
     return 0 if jids and all(v == "ok" for v in results.values()) else 1
 
@@ -103,3 +129,7 @@ def main_hold(argv):
 
 def main_release(argv):
     return main(argv, "release")
+
+
+def main_vacate(argv):
+    return main(argv, "vacate_job")

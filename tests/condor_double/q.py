@@ -1,4 +1,4 @@
-"""condor_q double: query the queue with HTCondor's ClassAd evaluation."""
+"""condor_q and condor_history doubles: query the queue (or history) with HTCondor's ClassAd evaluation."""
 
 import os
 import sys
@@ -189,12 +189,13 @@ def table(ads, everyone):
     return "".join(out)
 
 
-def main(argv):
+def main(argv, tool="q"):
     o = parse_args(argv)
-    state = State.from_env("condor_q")
-    with state.transaction("q"), state.lock(exclusive=False):
-        everyone = state.queue()
-    ads = select(everyone, o)
+    state = State.from_env(f"condor_{tool}")
+    with state.transaction(tool), state.lock(exclusive=False):
+        # condor_history: every user's jobs that left the queue, the latest first
+        everyone = state.queue() if tool == "q" else state.history()[::-1]
+    ads = select(everyone, dict(o, allusers=o["allusers"] or tool == "history"))
     if o["mode"] == "json":
         # ClassAdListWriter: "[" before the first ad, "," between, "]" only if any ad
         text = "".join(("[\n" if n == 0 else ",\n") + json_ad(ad, o["attrs"]) + "\n"
@@ -207,3 +208,7 @@ def main(argv):
     else:
         sys.stdout.write(table(ads, everyone))
     return 0
+
+
+def main_history(argv):
+    return main(argv, "history")
