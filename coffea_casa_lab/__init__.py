@@ -1,6 +1,7 @@
 """coffea-casa-lab: JupyterLab sidebar, server extension and the coffea_casa API."""
 
 from . import config  # noqa: F401  (applies the shipped dask-config defaults)
+from . import tls_workaround  # noqa: F401  (stale OpenSSL errors must not break healthy TLS comms)
 
 try:
     from ._version import __version__

@@ -31,13 +31,14 @@ from distributed.deploy.spec import ProcessInterface
 from distributed.security import Security
 from distributed.utils import log_errors
 
-from . import config, idle, packages, registry, security as tls
+from . import config, idle, packages, registry, security as tls, tls_workaround
 from .batch import Batcher
 from .replace import Replacer
 
 logger = logging.getLogger("coffea_casa")
 
 BACKENDS = ("htcondor", "local")
+WORKAROUND = Path(tls_workaround.__file__)  # preloaded by every worker job (see tls_workaround.py)
 _JOBQUEUE = "jobqueue.coffea-casa"
 
 
@@ -177,6 +178,8 @@ class CoffeaCasaJob(HTCondorJob):
         key = tls.KEY_FILE if security and security.tls_worker_key != security.tls_worker_cert else tls.CERT_FILE
         worker_extra_args = list(worker_extra_args) + [
             "--tls-ca-file", tls.CA_FILE, "--tls-cert", tls.CERT_FILE, "--tls-key", key,
+            # shipped with the TLS files: the worker's Python may need it as much as ours
+            "--preload", WORKAROUND.name, "--preload-nanny", WORKAROUND.name,
         ]
         if nanny_port:
             # The documented port first; where jobs share a host (no per-job network
@@ -250,7 +253,7 @@ class CoffeaCasaLocalJob(CoffeaCasaJob):
                 death_timeout=death_timeout,
                 local_directory=local_directory,
                 silence_logs=_log_level(self.worker_silence_logs),
-                preload=[preload] if preload else None,
+                preload=[tls_workaround.__name__] + ([preload] if preload else []),
             )
             for n in names
         ]
@@ -323,7 +326,7 @@ class CoffeaCasaCluster(HTCondorCluster):
         python = job_kwargs.get("python") or dask.config.get(f"{_JOBQUEUE}.python") or sys.executable
         job_kwargs["job_script_prologue"] = _prologue(job_kwargs) + packages.condor_prologue(user_files, python)
         job_extra = self._job_extra(
-            tls.transfer_files(secrets or _dir_of(security)) + list(user_files.values()),
+            tls.transfer_files(secrets or _dir_of(security)) + [WORKAROUND] + list(user_files.values()),
             options["contact_address"],
             worker_image if worker_image is not None else dask.config.get(f"{_JOBQUEUE}.worker-image"),
             port,

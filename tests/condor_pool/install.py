@@ -13,6 +13,7 @@ the tests that need the pool then skip, saying why.
 """
 
 import os
+import platform
 import re
 import shutil
 import subprocess
@@ -32,6 +33,9 @@ PACKAGES = [
 # Bump when the chroot's contents change, so that an old one is rebuilt.
 VERSION = "1 " + " ".join(PACKAGES)
 USER = "tester"  # jobs must not be submitted by root
+PLATFORMS = [f"{tag}_{platform.machine()}" for tag in ("manylinux_2_28", "manylinux_2_17", "manylinux2014",
+                                                       "manylinux_2_12", "manylinux2010", "manylinux_2_5", "manylinux1",
+                                                       "linux")] + ["any"]
 
 
 def root_dir() -> Path:
@@ -93,15 +97,39 @@ def install(root: Path):
     stamp(root).write_text(VERSION)
 
 
+def pool_python_versions() -> str:
+    """The pool's own Python gets the distributed and dask of the checkout's venv."""
+    from importlib.metadata import version
+
+    return " ".join(f"{name}=={version(name)}" for name in ("distributed", "dask", "cryptography"))
+
+
+def install_pool_python(root: Path):
+    """A venv of the pool's Python (trixie's 3.13, OpenSSL 3.5) with the checkout's distributed,
+    at /opt/py313 in the pool. Its pip cannot reach the registry through some proxies
+    (3.13 verifies certificates strictly), so the wheels come through this machine's pip."""
+    wheels = root / "opt/wheels"
+    shutil.rmtree(wheels, ignore_errors=True)
+    requirements = pool_python_versions().split()
+    sh(sys.executable, "-m", "pip", "download", "-q", "--dest", str(wheels), "--only-binary=:all:",
+       "--python-version", "3.13", "--implementation", "cp", *[f"--platform={p}" for p in PLATFORMS], *requirements)
+    sh("chroot", str(root), "sh", "-c", "rm -rf /opt/py313 && python3 -m venv /opt/py313 && /opt/py313/bin/pip "
+       f"install -q --no-index --find-links /opt/wheels {' '.join(requirements)}")
+    (root.parent / ".python").write_text(pool_python_versions())
+
+
 def main():
     root = root_dir()
-    if installed(root):
+    python_ok = (root.parent / ".python").exists() and (root.parent / ".python").read_text() == pool_python_versions()
+    if installed(root) and python_ok:
         return
     if os.geteuid() != 0:
         print("condor_pool: not root, so no personal HTCondor pool is installed; the tests that "
               "need it will skip (see tests/condor_pool/README.md)", file=sys.stderr)
         return
-    install(root)
+    if not installed(root):
+        install(root)
+    install_pool_python(root)
 
 
 if __name__ == "__main__":
