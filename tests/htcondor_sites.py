@@ -61,16 +61,27 @@ class Site:
         self._scripts += 1
         path = self.home / f"script{self._scripts}.py"
         path.write_text(code)
-        self._own(path)
-        proc = self._popen([sys.executable, str(path)], self.env(**(env or {})), self.home,
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        return self.run([sys.executable, self.give(path)], env, timeout)
+
+    def popen(self, argv, env=None, **kwargs):
+        """A process of the user's, in their folder, with their environment plus `env`."""
+        return self._popen(list(map(str, argv)), self.env(**(env or {})), self.home, **kwargs)
+
+    def run(self, argv, env=None, timeout=300):
+        """Run a command of the user's to its end; the CompletedProcess."""
+        proc = self.popen(argv, env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         try:
             out, err = proc.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
             proc.kill()
             out, err = proc.communicate()
-            raise AssertionError(f"script timed out after {timeout} s:\n{out}\n{err[-6000:]}") from None
+            raise AssertionError(f"{argv[:3]} timed out after {timeout} s:\n{out}\n{err[-6000:]}") from None
         return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+    def give(self, path):
+        """Make a file or folder the test wrote the user's."""
+        self._own(path)
+        return path
 
     def server(self, env=None, **kwargs) -> JupyterServer:
         """The user's Jupyter server with coffea_casa_lab, at /user/alice/."""
@@ -141,7 +152,7 @@ class PoolSite(Site):
         self._own(self.home)
 
     def env(self, **extra):
-        return self.pool.user_env(**product_env(self.home), **extra)
+        return self.pool.user_env(**{**product_env(self.home), **extra})
 
     def _popen(self, argv, env, cwd, **kwargs):
         return self.pool.popen(argv, env=env, cwd=cwd, **kwargs)

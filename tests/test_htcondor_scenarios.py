@@ -3,10 +3,17 @@ HTCondor test double and on a real personal HTCondor pool (tests/condor_pool): t
 scenarios on both, so the double cannot drift from the real thing unseen."""
 
 import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
+from conftest import wait_until
 from htcondor_sites import DoubleSite, PoolSite
+from test_rest_api import wait_cluster
 
 RUNNING, HELD, VANILLA = 2, 5, 5
 
@@ -73,8 +80,6 @@ def test_chapter_6_scale_compute_restart_close(site):
 
 
 # --- through the sidebar's REST API ------------------------------------------------------
-from conftest import wait_until  # noqa: E402
-from test_rest_api import wait_cluster  # noqa: E402
 
 # distributed forgets a worker job whose worker has been gone this long: 2 s, not 15, so that
 # a held job removed behind the user's back would show within the scenario.
@@ -101,8 +106,10 @@ def wait_jobs_where(server, id, predicate, timeout=120):
 
 
 def stop(server):
-    """A graceful stop: the sidebar's clusters close with it."""
+    """A graceful stop: the sidebar's clusters close with it, and leave no registry record."""
     server.stop()
+    records = server.env["JUPYTER_RUNTIME_DIR"] + "/coffea-casa"
+    assert not [f for f in (os.listdir(records) if os.path.isdir(records) else []) if f.endswith(".json")]
 
 
 def test_held_jobs_stay_held_until_the_user_releases_or_removes_them(site):
@@ -161,3 +168,217 @@ def test_a_vacated_worker_job_comes_back(site):
         assert len(jobs(server, id)) == 2
     finally:
         stop(server)
+
+
+BATCHED = '''
+import json, subprocess, time
+from distributed import Client
+from coffea_casa import CoffeaCasaCluster
+
+def say(**kw):
+    print(json.dumps(kw), flush=True)
+
+def my_jobs(address):
+    out = subprocess.run(["condor_q", "-json", "-constraint", f'DaskSchedulerAddress == "{address}"', "-attributes",
+                          "ClusterId,ProcId,JobUniverse,TransferInput,EncryptInputFiles"],
+                         capture_output=True, text=True, check=True).stdout
+    return json.loads(out) if out.strip() else []
+
+if __name__ == "__main__":
+    with CoffeaCasaCluster() as cluster, Client(cluster) as client:
+        cluster.scale(3)
+        client.wait_for_workers(3, timeout=180)
+        say(address=cluster.scheduler_address, ids=sorted(str(j.job_id) for j in cluster.workers.values()),
+            ads=my_jobs(cluster.scheduler_address))
+        cluster.scale(1)
+        deadline = time.monotonic() + 120
+        while len(client.scheduler_info()["workers"]) > 1 or len(my_jobs(cluster.scheduler_address)) > 1:
+            assert time.monotonic() < deadline, "scale(1) did not remove two jobs"
+            time.sleep(0.2)
+        say(kept=[str(j.job_id) for j in cluster.workers.values()], total=client.submit(sum, [1, 2]).result())
+'''
+
+
+def test_one_submission_for_n_workers_tls_files_shipped_and_scale_down_by_proc(site):
+    out = facts(site.script(BATCHED))
+    ids = out["ids"]
+    clusters = {i.split(".")[0] for i in ids}
+    assert len(clusters) == 1 and sorted(i.split(".")[1] for i in ids) == ["0", "1", "2"], ids  # one submission
+    listed = lambda files: [f.strip() for f in files.split(",")]  # noqa: E731 (HTCondor drops the blanks)
+    for ad in out["ads"]:
+        assert [Path(f).name for f in listed(ad["TransferInput"])] == ["ca.pem", "hostcert.pem", "tls_workaround.py"]
+        assert listed(ad["EncryptInputFiles"]) == listed(ad["TransferInput"]) and ad["JobUniverse"] == VANILLA
+    # scale(1) left one of the three procs running (the script saw it), and close() removed it too
+    assert len(out["kept"]) == 1 and out["kept"][0] in ids and out["total"] == 3
+    removed = {f"{a['ClusterId']}.{a['ProcId']}" for a in site.history() if a.get("JobStatus") == 3}
+    assert set(ids) <= removed
+
+
+FAILING_JOBS = '''
+import json, time, weakref
+import dask
+from coffea_casa import CoffeaCasaCluster
+from coffea_casa_lab.control import summary
+
+if __name__ == "__main__":
+    fast = {"coffea-casa.lost-workers.check-interval": 0.5}
+    with dask.config.set(fast), CoffeaCasaCluster(job_script_prologue=["exit 3"]) as cluster:  # jobs that end at once
+        cluster.scale(1)
+        deadline = time.monotonic() + 180
+        while not summary(cluster)["error"] and time.monotonic() < deadline:
+            time.sleep(0.2)
+        print(json.dumps({"error": summary(cluster)["error"], "requested": summary(cluster)["requested_workers"],
+                          "address": cluster.scheduler_address}), flush=True)
+'''
+
+
+def test_three_lost_workers_stop_the_replacing_and_say_why(site):
+    before = {(a["ClusterId"], a["ProcId"]) for a in site.history()}
+    out = facts(site.script(FAILING_JOBS))
+    assert "3 workers were lost" in (out["error"] or "") and "left the queue" in out["error"], out
+    assert out["requested"] == 0
+    ran = [a for a in site.history() if (a["ClusterId"], a["ProcId"]) not in before]
+    assert len(ran) == 3 and all(a["DaskSchedulerAddress"] == out["address"] for a in ran), ran  # and no more
+
+
+def test_a_submission_that_fails_says_why_on_the_card(site):
+    server = site.server({"DASK_LABEXTENSION__FACTORY__KWARGS": '{"job_extra": {"+Broken": "(("}}'})
+    try:
+        id = server.api("PUT", "clusters", {"workers": 1}).json()["id"]
+        model = wait_cluster(server, id, lambda m: m.get("error"), timeout=120)
+        assert model["status"] == "running" and "could not be started" in model["error"], model
+        assert "Parse error in expression" in model["error"] and "Broken = ((" in model["error"], model
+        # retried within the failure limit, then it stops, still saying why
+        model = wait_cluster(server, id, lambda m: "no longer replaced" in (m.get("error") or ""), timeout=120)
+        assert "Parse error in expression" in model["error"], model
+    finally:
+        stop(server)
+
+
+CHAPTER_7_JOBQUEUE = """\
+jobqueue:
+  coffea-casa:
+    cores: 4
+    memory: "6 GiB"
+    processes: null
+    worker-image: ""   # no Docker on this pool: the vanilla universe
+    interface: null
+    death-timeout: 60
+    local-directory: null
+    extra: []
+    disk: "5 GiB"
+    env-extra: []
+    job-extra: {}
+    log-directory: null
+    shebang: "#!/usr/bin/env condor_submit -spool"
+    scheduler-options: {}
+    name: dask-worker
+"""
+CHAPTER_7_LABEXTENSION = """\
+labextension:
+  factory:
+    module: 'coffea_casa'
+    class: 'CoffeaCasaCluster'
+    args: []
+    kwargs: {}
+    default:
+      workers: 1
+      adapt:
+        minimum: 1   # the docs' 5 to 10, scaled down to fit 2 cores
+        maximum: 2
+"""
+LOAD = '''
+import sys, time
+from distributed import Client
+from coffea_casa import CoffeaCasaCluster
+
+def slow(x):
+    time.sleep(0.5)
+    return x
+
+if __name__ == "__main__":
+    with Client(sys.argv[1], security=CoffeaCasaCluster.security()) as client:
+        print(sum(client.gather(client.map(slow, range(60)))), flush=True)
+'''
+
+
+def test_chapter_7_yamls_as_the_sidebars_factory_adapting(site):
+    config = site.home / "dask"
+    config.mkdir()
+    (config / "jobqueue-coffea-casa.yaml").write_text(CHAPTER_7_JOBQUEUE)
+    (config / "labextension.yaml").write_text(CHAPTER_7_LABEXTENSION)
+    site.give(config)
+    # the YAMLs, not the test's small-worker settings (but for the cores and memory that fit here)
+    server = site.server({"DASK_CONFIG": config, "DASK_JOBQUEUE__COFFEA_CASA__WORKER_IMAGE": "",
+                          "DASK_JOBQUEUE__COFFEA_CASA__WORKER_EXTRA_ARGS": "[]"})
+    try:
+        r = server.api("PUT", "clusters")
+        assert r.status_code == 201, r.text
+        id = r.json()["id"]
+        model = wait_cluster(server, id, lambda m: m["workers"] == 1, timeout=180)
+        assert model["adapt"] == {"minimum": 1, "maximum": 2} and model["workers"] == 1, model
+        script = site.home / "load.py"
+        script.write_text(LOAD)
+        site.give(script)
+        load = site.popen([sys.executable, str(script), model["scheduler_address"]], env={"DASK_CONFIG": config},
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            assert wait_cluster(server, id, lambda m: m["workers"] == 2, timeout=120)["workers"] == 2  # up
+            out, err = load.communicate(timeout=180)
+            assert load.returncode == 0 and out.strip() == str(sum(range(60))), err[-3000:]
+        finally:
+            load.kill()
+        assert wait_cluster(server, id, lambda m: m["workers"] == 1, timeout=120)["workers"] == 1  # and down
+    finally:
+        stop(server)
+
+
+def test_the_met_example_is_exact_on_real_workers_with_its_own_cluster_and_with_the_sidebars(site):
+    from test_examples import EXAMPLES, FILES, check_script_result
+
+    def met(*options):
+        out = site.home / f"met{len(options)}.json"
+        done = site.run([sys.executable, str(EXAMPLES / "adl1_met.py"), "--out", str(out), "--chunksize", "20",
+                         *options, *map(str, FILES)], timeout=400)
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-5000:]
+        check_script_result("adl1_met", json.loads(out.read_text()), done.stdout)
+
+    met("--workers", "2")
+    server = site.server()
+    try:
+        model = start(server, 2)
+        met("--scheduler", model["scheduler_address"])
+    finally:
+        stop(server)
+
+
+def test_idle_timeout_and_a_graceful_stop_leave_no_job(site):
+    server = site.server({"DASK_COFFEA_CASA__IDLE_TIMEOUT": "15"})  # longer than the workers take to come
+    try:
+        model = start(server, 2)
+        address = model["scheduler_address"]
+        mine = lambda: [a for a in site.queue() if a.get("DaskSchedulerAddress") == address]  # noqa: E731
+        assert len(mine()) == 2
+        model = wait_cluster(server, model["id"], lambda m: m["workers"] == 0 and m.get("idle"), timeout=120)
+        assert "idle" in model["idle"] and wait_until(lambda: not mine(), timeout=60), mine()  # slots given back
+        model = server.api("PATCH", f"clusters/{model['id']}", {"workers": 1}).json()
+        assert wait_cluster(server, model["id"], lambda m: m["workers"] == 1, timeout=120)["workers"] == 1
+        assert len(mine()) == 1
+    finally:
+        stop(server)
+    assert wait_until(lambda: not mine(), timeout=60), mine()  # the graceful stop closed it, and its jobs
+
+
+def test_a_sidebar_cluster_survives_a_crashed_server_and_is_adopted_with_its_jobs(site):
+    first = site.server()
+    model = start(first, 2)
+    jobs_before = sorted(jobs(first, model["id"]))
+    first.stop(signal.SIGKILL)
+    second = site.server()
+    try:
+        (after,) = second.api("GET", "clusters").json()
+        assert (after["id"], after["name"], after["dashboard_url"]) == (model["id"], model["name"], model["dashboard_url"])
+        assert wait_cluster(second, after["id"], lambda m: m["workers"] == 2)["workers"] == 2
+        assert sorted(jobs(second, after["id"])) == jobs_before  # the same jobs, never resubmitted
+    finally:
+        stop(second)

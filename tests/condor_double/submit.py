@@ -181,7 +181,7 @@ class JobBuilder:
         # +Attr and MY.Attr: custom attributes with their ClassAd value
         for low, key in self.keys.items():
             if low.startswith("my."):
-                ad[key[3:]] = parse_expr(self.sub.expand(key), key)
+                ad[key[3:]] = parse_expr(self.sub.expand(key), key[3:])  # HTCondor names the attribute without MY.
 
         if as_bool(get("hold")):
             if self.spool:
