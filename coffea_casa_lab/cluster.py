@@ -253,7 +253,9 @@ class CoffeaCasaLocalJob(CoffeaCasaJob):
                 death_timeout=death_timeout,
                 local_directory=local_directory,
                 silence_logs=_log_level(self.worker_silence_logs),
-                preload=[tls_workaround.__name__] + ([preload] if preload else []),
+                # the site's preloads (Nanny would take ours instead of them), then ours
+                preload=[*dask.config.get("distributed.worker.preload", []), tls_workaround.__name__,
+                         *([preload] if preload else [])],
             )
             for n in names
         ]

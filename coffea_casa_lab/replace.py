@@ -101,8 +101,11 @@ class Replacer:
         for name in set(self.missing) - (set(jobs) - up):
             del self.missing[name]  # back, or no longer ours
         for name, since in self.missing.items():
-            # Held: the user's. Idle again (vacated, evicted): HTCondor runs it again by itself.
-            if name not in lost and states.get(name) not in (HELD, IDLE) and now - since >= self.grace:
+            if states.get(name) in (HELD, IDLE):
+                # Held: the user's. Idle again (released, vacated, evicted): HTCondor runs it again by
+                # itself. Either way the grace counts from when it runs again.
+                self.missing[name] = now
+            elif name not in lost and now - since >= self.grace:
                 lost[name] = f"worker {name} (job {jobs[name].job_id}) has been gone for {self.grace:g} s"
         if lost:
             self.replace(cluster, lost)

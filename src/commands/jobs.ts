@@ -169,7 +169,8 @@ export function shellCommand(
   job: IJobModel
 ): string {
   if (backend === 'htcondor') {
-    return `condor_ssh_to_job ${job.id}`;
+    // -auto-retry: right after a job starts, its starter may not be reachable yet
+    return `condor_ssh_to_job -auto-retry ${job.id}`;
   }
   const dir = (job.directory ?? '').replace(/'/g, "'\\''");
   return dir ? `cd '${dir}'` : '';

@@ -14,9 +14,11 @@ that share the caller's network namespace (`make test` runs everything on loopba
   `tester` holds an IDTOKEN, as a facility user does, so the htcondor2 bindings work.
 
 `python tests/condor_pool/pool.py -- CMD ...` starts a pool, runs CMD as `tester`
-inside, and stops the pool (the galata tests use it to serve a lab on the pool).
+inside, and stops the pool (the galata tests use it to serve a lab on the pool);
+meanwhile `python tests/condor_pool/pool.py --admin CMD ...` runs CMD in it as root.
 """
 
+import fcntl
 import json
 import os
 import shutil
@@ -92,9 +94,17 @@ class CondorPool:
             raise PoolUnavailable(f"no pool installed in {self.root}: run `python tests/condor_pool/install.py` as root")
         self.uid, self.gid, self.home = user_ids(self.root)
         self.init = self._pid = None
+        self.pid_file = self.root.parent / "pool.pid"  # while `pool.py -- CMD` serves it: for `--admin`
 
     # --- life ----------------------------------------------------------------------------
     def start(self, timeout=60):
+        # One pool per chroot at a time: a second would wipe the first one's queue.
+        self._lock = open(self.root.parent / "pool.lock", "w")
+        try:
+            fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self._lock.close()
+            raise PoolUnavailable(f"the pool in {self.root} is in use by another test session") from None
         argv = ["setpriv", "--pdeathsig", "KILL",  # the pool dies with the test process, however it ends
                 "unshare", "--fork", "--pid", "--mount", "--mount-proc", "--kill-child",
                 sys.executable, str(Path(__file__).resolve()), "--init", str(self.root)]
@@ -124,6 +134,7 @@ class CondorPool:
                 self.init.kill()
                 self.init.wait(10)
         self.init = self._pid = None
+        self._lock.close()
 
     @property
     def pid(self):
@@ -282,16 +293,23 @@ def init(root):
 def main(argv):
     if argv[:1] == ["--init"]:
         return init(argv[1])
+    if argv[:1] == ["--admin"] and len(argv) > 1:
+        pool = CondorPool()
+        pool._pid = int(pool.pid_file.read_text())
+        return pool.run(argv[1:], user=False, capture_output=False).returncode
     if argv[:1] != ["--"] or len(argv) < 2:
         print(__doc__, file=sys.stderr)
         return 2
     pool = CondorPool().start()
     try:
+        pool.pid_file.write_text(str(pool.pid))
         proc = pool.popen(argv[1:], env=pool.user_env(**{k: v for k, v in os.environ.items() if k.startswith(
             ("DASK_", "JUPYTER_", "COFFEA_", "PYTHONPATH", "CONDOR_"))}), cwd=os.getcwd())
-        signal.signal(signal.SIGTERM, lambda *_: proc.terminate())
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: proc.terminate())
         return proc.wait()
     finally:
+        pool.pid_file.unlink(missing_ok=True)
         pool.stop()
 
 
