@@ -10,7 +10,7 @@ from pathlib import Path
 import dask.config
 
 from .errors import ClusterError
-from .options import UPLOADABLE, check_packages
+from .options import UPLOADABLE, check_packages, check_upload_path
 
 logger = logging.getLogger("coffea_casa_lab")
 
@@ -75,8 +75,7 @@ async def upload_file(cluster, path, root_dir):
     """distributed's upload_file for a file inside root_dir (`path` is relative to it)."""
     from distributed.diagnostics.plugin import UploadFile
 
-    if not isinstance(path, str) or not path or "\0" in path:
-        raise ClusterError("path must be a file path relative to the server's root folder")
+    path = check_upload_path(path)
     root = Path(root_dir).expanduser().resolve()
     file = (root / path).resolve()
     if not file.is_relative_to(root):

@@ -188,6 +188,11 @@ BAD = [
     ("PUT", "clusters", "[" * 100000 + "]" * 100000, 400, "not valid JSON"),
     ("PUT", "clusters", '{"workers": NaN}', 400, "integer"),
     ("PUT", "clusters", '{"surprise": 1}', 400, "unknown fields"),
+    # names the fuzzer once found answered with a 500: a host's command line cannot hold them
+    ("PUT", "clusters", '{"name": "a\\u0000b"}', 400, "control character"),
+    ("PUT", "clusters", '{"name": "x\\ud800y"}', 400, "invalid Unicode"),
+    ("PUT", "clusters", '{"name": "a\\n+Evil = 1"}', 400, "control character"),
+    ("PUT", "clusters", '{"name": "%s"}' % ("n" * 201), 400, "at most 200 characters"),
     ("PATCH", "clusters/nope", '{"workers": 1}', 404, "no cluster"),
     ("GET", "clusters/nope", None, 404, "no cluster"),
     ("GET", "clusters/%25s%25d", None, 404, "no cluster"),
@@ -236,7 +241,8 @@ def test_failed_factory_is_a_failed_model_and_the_server_stays_up(tmp_path):
 
 
 def test_initial_clusters_start_without_blocking_the_server(tmp_path):
-    initial = json.dumps([{"name": "never ready"}])
+    """...and an entry whose name no host's command line can hold is refused with a message."""
+    initial = json.dumps([{"name": "never ready"}, {"name": "a\u0000b"}, {"name": "a\n+Evil = 1"}])
     env = {
         "DASK_LABEXTENSION__FACTORY__MODULE": "factories",
         "DASK_LABEXTENSION__FACTORY__CLASS": "NeverReady",
@@ -246,6 +252,7 @@ def test_initial_clusters_start_without_blocking_the_server(tmp_path):
     try:
         models = wait_until(lambda: s.api("GET", "clusters").json(), timeout=30)
         assert [(m["name"], m["status"]) for m in models] == [("never ready", "starting")]
+        assert s.output().count("name must not contain a control character") == 2
     finally:
         s.stop()
 

@@ -102,6 +102,15 @@ def test_send_a_file_to_workers(server, cluster):
         ("packages", {"packages": "numpy"}, 400, "list of 1 to"),
         ("packages", {"packages": ["--index-url=http://x", "numpy"]}, 400, "not pip options"),
         ("packages", {"packages": [""]}, 400, "list of 1 to"),
+        # each one line of the requirements file pip reads on every worker, as it is
+        ("packages", {"packages": ["numpy\n--index-url=http://x"]}, 400, "control character"),
+        ("packages", {"packages": ["a\x00b"]}, 400, "control character"),
+        ("packages", {"packages": ["x\ud800y"]}, 400, "invalid Unicode"),
+        ("packages", {"packages": ["n" * 1001]}, 400, "at most 1000 characters"),
+        ("packages", {"packages": ["numpy \\", "scipy"]}, 400, "end with a backslash"),  # one line
+        ("files", {"path": "x\ud800y.py"}, 400, "invalid Unicode"),
+        ("files", {"path": "a\x00.py"}, 400, "control character"),
+        ("files", {"path": "a\nb.py"}, 400, "control character"),
     ],
 )
 def test_bad_worker_requests_are_4xx(server, cluster, route, body, status, message):
