@@ -207,6 +207,16 @@ def test_bad_input_is_a_4xx_with_a_json_message(fake_server, method, path, body,
     assert message in r.json()["message"]
 
 
+@pytest.mark.parametrize("name", ["-a", "--id", "ünïcødé ✓ 🧪 $(x) 'q' \"q\" \\"])
+def test_a_printable_name_comes_up_as_given(fake_server, name):
+    """Whatever the checks take, the cluster's host process takes too (its command line)."""
+    r = fake_server.api("PUT", "clusters", {"name": name})
+    assert r.status_code == 201, r.text
+    model = wait_cluster(fake_server, r.json()["id"], lambda m: m["status"] != "starting", timeout=30)
+    assert (model["status"], model["name"]) == ("running", name), model
+    assert fake_server.api("DELETE", f"clusters/{model['id']}").status_code == 200
+
+
 @pytest.mark.parametrize(
     "body, message",
     [
