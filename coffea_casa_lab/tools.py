@@ -10,7 +10,7 @@ from pathlib import Path
 import dask.config
 
 from .errors import ClusterError
-from .options import UPLOADABLE, check_packages, check_upload_path
+from .options import UPLOADABLE
 
 logger = logging.getLogger("coffea_casa_lab")
 
@@ -59,10 +59,11 @@ async def stop_report(cluster, reports, root_dir, file_name):
 
 
 async def install_packages(cluster, packages):
-    """Register distributed's PipInstall plugin: running workers install now, new ones on start."""
+    """Register distributed's PipInstall plugin: running workers install now, new ones on start.
+
+    `packages` as options.check_packages returns them."""
     from distributed.diagnostics.plugin import PipInstall
 
-    packages = check_packages(packages)
     try:
         async with cluster.client() as client:
             await client.register_plugin(PipInstall(packages=packages))
@@ -72,10 +73,10 @@ async def install_packages(cluster, packages):
 
 
 async def upload_file(cluster, path, root_dir):
-    """distributed's upload_file for a file inside root_dir (`path` is relative to it)."""
+    """distributed's upload_file for a file inside root_dir (`path` is relative to it, as
+    options.check_upload_path returns it)."""
     from distributed.diagnostics.plugin import UploadFile
 
-    path = check_upload_path(path)
     root = Path(root_dir).expanduser().resolve()
     file = (root / path).resolve()
     if not file.is_relative_to(root):

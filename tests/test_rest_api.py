@@ -193,6 +193,11 @@ BAD = [
     ("PUT", "clusters", '{"name": "x\\ud800y"}', 400, "invalid Unicode"),
     ("PUT", "clusters", '{"name": "a\\n+Evil = 1"}', 400, "control character"),
     ("PUT", "clusters", '{"name": "%s"}' % ("n" * 201), 400, "at most 200 characters"),
+    # a bad body is a 400 whichever the cluster, so the fuzzer's ids reach these checks too
+    ("POST", "clusters/nope/packages", '{"packages": ["a\\u0000b"]}', 400, "control character"),
+    ("POST", "clusters/nope/packages", '{"packages": "numpy"}', 400, "list of 1 to"),
+    ("POST", "clusters/nope/files", '{"path": "x\\ud800y.py"}', 400, "invalid Unicode"),
+    ("POST", "clusters/nope/files", '{"path": 3}', 400, "path must be"),
     ("PATCH", "clusters/nope", '{"workers": 1}', 404, "no cluster"),
     ("GET", "clusters/nope", None, 404, "no cluster"),
     ("GET", "clusters/%25s%25d", None, 404, "no cluster"),
