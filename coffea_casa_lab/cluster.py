@@ -199,11 +199,13 @@ class CoffeaCasaJob(HTCondorJob):
         self.reaper = reaper
         self.batcher = batcher  # gathers the submits and removals of a scale() into one transaction
         self.user_files = user_files or {}  # requirements.txt / environment.yml to install
-        # Every string of the submit description is checked here, where it is made (the cluster's
-        # first job is made before anything starts): one line per command, nothing injected.
+        # Every string of the submit description and of the commands is checked here, where they are
+        # made (the cluster's first job is made before anything starts): one line per command.
         check_submit_commands(self.job_header_dict)
-        check_text(self._command_template, "the worker's command (python, worker_extra_args, job_script_prologue)",
-                   SUBMIT_VALUE_MAX_LENGTH)
+        for what, text in (("shebang", self.shebang),
+                           ("the worker's command (python, worker_extra_args, job_script_prologue)", self._command_template),
+                           ("submit_command_extra", self.submit_command), ("cancel_command_extra", self.cancel_command)):
+            check_text(text, what, SUBMIT_VALUE_MAX_LENGTH)
 
     async def start(self):
         try:

@@ -69,6 +69,8 @@ INJECTIONS = [
     (dict(python="python3\nqueue 5"), "the worker's command"),
     (dict(job_script_prologue=["echo hi\nqueue 100"]), "the worker's command"),
     (dict(log_directory="/tmp/logs\n+Evil = 1"), "log_directory must not contain a control character"),
+    (dict(shebang="#!/usr/bin/env condor_submit\nqueue 100"), "shebang must not contain a control character"),
+    (dict(submit_command_extra=["-name", "a\x00b"]), "submit_command_extra must not contain a control"),
 ]
 
 
