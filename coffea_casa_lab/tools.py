@@ -5,6 +5,7 @@ packages and files (docs 2). No HTTP here; each takes a manager.RemoteCluster.
 import logging
 import os
 import time
+from html import escape
 from pathlib import Path
 
 import dask.config
@@ -46,7 +47,8 @@ async def stop_report(cluster, reports, root_dir, file_name):
         async with cluster.client() as client:
             html = await client.scheduler.performance_report(
                 start=report["start"], last_count=report["last_count"],
-                code=f"# Recorded from the coffea-casa sidebar: cluster {cluster.name} ({cluster.id})",
+                # `code` is HTML in the report: the name is text there, whatever it holds
+                code=f"# Recorded from the coffea-casa sidebar: cluster {escape(cluster.name)} ({cluster.id})",
                 mode="inline",  # bokeh's JavaScript inside the file: it renders offline too
             )
         file.parent.mkdir(parents=True, exist_ok=True)

@@ -5,6 +5,7 @@ A real jupyter server at /user/alice/ with a real local-backend cluster of one s
 
 import json
 import sys
+from html import unescape
 from pathlib import Path
 
 import pytest
@@ -41,7 +42,7 @@ def server(tmp_path_factory):
 @pytest.fixture(scope="module")
 def cluster(server):
     """(id, a Client of it) for a running cluster with one worker."""
-    id = server.api("PUT", "clusters", {"name": "my analysis", "workers": 1}).json()["id"]
+    id = server.api("PUT", "clusters", {"name": "my <b>analysis</b>", "workers": 1}).json()["id"]
     model = wait_cluster(server, id, lambda m: m["status"] == "running" and m["workers"] == 1)
     assert model["workers"] == 1, model
     with Client(model["scheduler_address"], security=CoffeaCasaCluster.security()) as client:
@@ -63,9 +64,11 @@ def test_performance_report_from_start_to_stop(server, cluster):
     r = server.api("DELETE", f"clusters/{id}/performance-report", timeout=120)
     assert r.status_code == 200, r.text
     path = r.json()["path"]
-    assert path.startswith("reports/dask-report-my-analysis-") and path.endswith(".html")
+    assert path.startswith("reports/dask-report-my-b-analysis-b-") and path.endswith(".html")
     html = (server.root / path).read_text()
     assert "Dask Performance Report" in html
+    # the name is text in the report's HTML (bokeh's Div), not markup (the document holds it escaped once more)
+    assert "cluster my &lt;b&gt;analysis&lt;/b&gt;" in unescape(html)
     assert server.api("GET", f"clusters/{id}").json()["recording"] is False
     assert server.api("DELETE", f"clusters/{id}/performance-report").status_code == 409
 
