@@ -460,7 +460,8 @@ class ClusterManager:
 
     def report_name(self, id):
         record = self.reader.get(id) or {}
-        return re.sub(r"[^\w.-]+", "-", record.get("name") or "").strip("-.") or id
+        # at most 50 characters (200 bytes): the report's whole file name stays within 255 bytes
+        return re.sub(r"[^\w.-]+", "-", record.get("name") or "")[:50].strip("-.") or id
 
 
 def _signal(pid, started, sig):

@@ -123,3 +123,15 @@ def test_a_job_is_refused_or_its_description_is_exactly_its_commands(name, comma
     expected.update(arguments=f'"{quote_arguments(["-c", job._command_template])}"', executable="/bin/sh")
     assert {k.lower(): v for k, v in dict(submit).items()} == expected
     assert submit.getQArgs() == ""
+
+
+def test_a_long_name_still_makes_a_report_file_name():
+    """A performance report's file is named after the cluster; a file name is at most 255 bytes."""
+    from coffea_casa_lab.manager import ClusterManager
+
+    registry.write(dict(registry.owner_fields(), id="longname", name="名" * 200, kind=registry.SCRIPT))
+    try:
+        name = ClusterManager().report_name("longname")
+    finally:
+        registry.remove("longname")
+    assert name.startswith("名名") and len(f"dask-report-{name}-20260101-000000.html".encode()) <= 255
