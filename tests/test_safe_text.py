@@ -1,8 +1,9 @@
 """Strings that cross a process boundary (coffea_casa_lab/safe_text.py), wherever they enter:
 CoffeaCasaCluster(name=...), a sidebar host's --name, and every command of an HTCondor submit
 description (job_extra as a keyword or in the site's config, worker_image, python, the
-prologue, the log folder, a job's name). The REST API's side: test_rest_api.py (names, the
-factory's `initial`) and test_worker_tools.py (packages, files).
+prologue, the log folder, a job's name), and a name in a report's file name. The REST API's
+side: test_rest_api.py (names, the factory's `initial`) and test_worker_tools.py (packages,
+files, a name in a report's HTML).
 """
 
 import dask
