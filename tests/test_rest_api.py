@@ -372,9 +372,9 @@ def test_fuzz_from_openapi(fake_server, tmp_path, capsys):
         if FUZZ_SEED is not None:
             fuzz = seed(int(FUZZ_SEED))(fuzz)
         fuzz()
-    with capsys.disabled():
-        print(f"\nfuzz: {calls} requests, {FUZZ_EXAMPLES} examples per operation, "
-              f"{f'seed {FUZZ_SEED}' if FUZZ_SEED else 'derandomized'}")
+    if FUZZ_SEED is not None:  # make fuzz says how much it explored
+        with capsys.disabled():
+            print(f"\nfuzz: {calls} requests, {FUZZ_EXAMPLES} examples per operation, seed {FUZZ_SEED}")
     assert fake_server.healthy()
     for m in fake_server.api("GET", "clusters").json():
         assert fake_server.api("DELETE", f"clusters/{m['id']}").status_code == 200
