@@ -1,6 +1,7 @@
 # coffea-casa-lab: two commands do all the set-up on a fresh machine.
 #   make lab    install everything, then JupyterLab with the sidebar on the embedded (local) backend
 #   make test   install everything incl. test tools (Debian chromium, npm packages), run every test
+#   make fuzz   fuzz the REST API with many more examples and a fresh seed (run it before you submit)
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
@@ -14,7 +15,7 @@ LOOPBACK_ONLY := $(shell [ "$$(id -u)" = 0 ] && command -v unshare >/dev/null &&
 	&& unshare -n true 2>/dev/null && echo "unshare -n")
 SOURCES := $(wildcard src/*.ts src/*/*.ts src/*/*.tsx style/*.css style/*.js style/*/*.svg schema/*.json) webpack.config.js scripts/minify-loader.js
 
-.PHONY: lab test install pytest ui-test bench clean condor-pool
+.PHONY: lab test fuzz install pytest ui-test bench clean condor-pool
 
 lab: install
 	jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
@@ -22,6 +23,16 @@ lab: install
 test: install ui-tests/node_modules/.stamp chromium condor-pool
 	$(call loopback,$(POOL_REQUIRED) python -m pytest tests -q -p no:cacheprovider)
 	cd ui-tests && $(call loopback,jlpm playwright test)
+
+# The same test as in `make test`, which is derandomized; here FUZZ_EXAMPLES per operation
+# and a fresh seed. `make fuzz FUZZ_SEED=<seed>` repeats a run.
+FUZZ_EXAMPLES ?= 200
+FUZZ_SEED ?= $(shell od -An -N4 -tu4 /dev/urandom | tr -d ' ')
+fuzz: export COFFEA_CASA_FUZZ_EXAMPLES := $(FUZZ_EXAMPLES)
+fuzz: export COFFEA_CASA_FUZZ_SEED := $(FUZZ_SEED)
+fuzz: install
+	@echo "make fuzz: seed $(COFFEA_CASA_FUZZ_SEED); to repeat this run: make fuzz FUZZ_SEED=$(COFFEA_CASA_FUZZ_SEED)"
+	$(call loopback,python -m pytest tests/test_rest_api.py -k test_fuzz_from_openapi -q -p no:cacheprovider --timeout 7200)
 
 install: $(VENV)/.installed coffea_casa_lab/labextension/.stamp
 

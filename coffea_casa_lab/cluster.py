@@ -34,6 +34,7 @@ from distributed.utils import log_errors
 from . import config, idle, packages, registry, security as tls, tls_workaround
 from .batch import Batcher
 from .replace import Replacer
+from .safe_text import PATH_MAX_LENGTH, SUBMIT_VALUE_MAX_LENGTH, check_name, check_submit_commands, check_text
 
 logger = logging.getLogger("coffea_casa")
 
@@ -198,6 +199,13 @@ class CoffeaCasaJob(HTCondorJob):
         self.reaper = reaper
         self.batcher = batcher  # gathers the submits and removals of a scale() into one transaction
         self.user_files = user_files or {}  # requirements.txt / environment.yml to install
+        # Every string of the submit description and of the commands is checked here, where they are
+        # made (the cluster's first job is made before anything starts): one line per command.
+        check_submit_commands(self.job_header_dict)
+        for what, text in (("shebang", self.shebang),
+                           ("the worker's command (python, worker_extra_args, job_script_prologue)", self._command_template),
+                           ("submit_command_extra", self.submit_command), ("cancel_command_extra", self.cancel_command)):
+            check_text(text, what, SUBMIT_VALUE_MAX_LENGTH)
 
     async def start(self):
         try:
@@ -289,6 +297,8 @@ class CoffeaCasaCluster(HTCondorCluster):
         nanny_port=8001,
         **job_kwargs,
     ):
+        if job_kwargs.get("name") is not None:
+            check_name(job_kwargs["name"])
         self.backend = choose_backend(job_kwargs.pop("backend", None))
         self._reaper = _Reaper()
         self._replacer = Replacer()  # lost workers are replaced (coffea-casa.lost-workers)
@@ -340,6 +350,7 @@ class CoffeaCasaCluster(HTCondorCluster):
         log_directory = job_kwargs.pop("log_directory", None) or dask.config.get(
             f"{_JOBQUEUE}.log-directory"
         ) or os.path.expanduser("~/.cache/coffea-casa/logs")
+        check_text(str(log_directory), "log_directory", PATH_MAX_LENGTH)  # before a job makes the folder
         silence_logs = job_kwargs.pop("silence_logs", "error")
         self.settings = {
             "protocol": "tls://",
@@ -376,8 +387,9 @@ class CoffeaCasaCluster(HTCondorCluster):
                     **kwargs,
                 )
             except Exception:
-                if not self.asynchronous and getattr(self, "_loop_runner", None) is not None:
-                    self._loop_runner.stop()  # SpecCluster leaves its loop thread when _start fails
+                # SpecCluster leaves its loop thread when _start fails (a bad job fails before it has one)
+                if getattr(self, "_loop_runner", None) is not None and not self.asynchronous:
+                    self._loop_runner.stop()
                 raise
         self._reaper.scheduler, self._reaper.loop = self.scheduler, self.loop
         weakref.finalize(self, self._reaper)

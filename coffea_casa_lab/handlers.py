@@ -13,6 +13,7 @@ from tornado import web
 
 from . import __version__, condor, tools
 from .errors import ClusterError
+from .options import check_packages, check_upload_path
 
 MANAGER_KEY = "coffea_casa_manager"
 ID = r"(?P<cluster_id>[^/]+)"
@@ -146,7 +147,8 @@ class PackagesHandler(BaseHandler):
         body = self.body(required=True)
         if set(body) != {"packages"}:
             self.fail(400, 'send {"packages": ["requirement", ...]}')
-        await tools.install_packages(await self.manager.running(cluster_id), body["packages"])
+        packages = check_packages(body["packages"])  # a bad body is a 400 whichever the cluster
+        await tools.install_packages(await self.manager.running(cluster_id), packages)
         self.reply(await self.manager.model(cluster_id))
 
 
@@ -156,7 +158,8 @@ class FilesHandler(BaseHandler):
         body = self.body(required=True)
         if set(body) != {"path"}:
             self.fail(400, 'send {"path": "file.py"} (relative to the server\'s root folder)')
-        await tools.upload_file(await self.manager.running(cluster_id), body["path"], self.settings["server_root_dir"])
+        path = check_upload_path(body["path"])
+        await tools.upload_file(await self.manager.running(cluster_id), path, self.settings["server_root_dir"])
         self.reply(await self.manager.model(cluster_id))
 
 

@@ -25,6 +25,7 @@ import dask.config
 from . import config, registry
 from .control import ClusterControl
 from .options import labextension_config
+from .safe_text import check_name
 
 logger = logging.getLogger("coffea_casa_lab.host")
 CONTROL_HOST = "127.0.0.1"  # the control channel is local: only this machine's Jupyter server calls it
@@ -194,6 +195,10 @@ def main(argv=None):
     parser.add_argument("--options", default="{}", help="JSON: {workers} or {adapt: {minimum, maximum}}")
     parser.add_argument("--server-pid", type=int, required=True, help="the Jupyter server that adopts it first")
     args = parser.parse_args(argv)
+    try:
+        check_name(args.name)  # the server checked it; a host started by hand is checked too
+    except ValueError as e:
+        parser.error(str(e))
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s %(levelname)s: %(message)s")
     registry.HOST_PROCESS = True  # the cluster made here is registered by the host, not by itself
     host = Host(args.id, args.name, json.loads(args.options), args.server_pid)

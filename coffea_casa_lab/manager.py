@@ -104,7 +104,8 @@ class ClusterManager:
         log = os.open(registry.log_path(id), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         try:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "coffea_casa_lab.host", "--id", id, "--name", name,
+                # --name=: a name that starts with "-" is still the name, not an option
+                [sys.executable, "-m", "coffea_casa_lab.host", "--id", id, f"--name={name}",
                  "--options", json.dumps(options), "--server-pid", str(self.pid)],
                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                 start_new_session=True,  # its own session: a Ctrl-C or a signal to the server's group misses it
@@ -459,7 +460,8 @@ class ClusterManager:
 
     def report_name(self, id):
         record = self.reader.get(id) or {}
-        return re.sub(r"[^\w.-]+", "-", record.get("name") or "").strip("-.") or id
+        # at most 50 characters (200 bytes): the report's whole file name stays within 255 bytes
+        return re.sub(r"[^\w.-]+", "-", record.get("name") or "")[:50].strip("-.") or id
 
 
 def _signal(pid, started, sig):

@@ -4,6 +4,7 @@ import dask.config
 
 from .control import MAX_WORKERS
 from .errors import ClusterError
+from .safe_text import PACKAGE_MAX_LENGTH, PATH_MAX_LENGTH, check_line, check_name, check_text
 
 
 def labextension_config():
@@ -79,9 +80,7 @@ def check_options(options):
         raise ClusterError(f"unknown fields: {sorted(unknown)}")
     clean = {}
     if options.get("name") is not None:
-        if not isinstance(options["name"], str) or len(options["name"]) > 200:
-            raise ClusterError("name must be a string of at most 200 characters")
-        clean["name"] = options["name"]
+        clean["name"] = _refused(check_name, options["name"])
     if options.get("workers") is not None:
         clean["workers"] = check_workers(options["workers"])
     if options.get("adapt") is not None:
@@ -107,9 +106,25 @@ UPLOADABLE = (".py", ".egg", ".zip")  # what distributed's upload_file puts on t
 def check_packages(packages):
     """A non-empty list of pip requirement strings (no pip options)."""
     if (not isinstance(packages, list) or not 0 < len(packages) <= MAX_PACKAGES
-            or not all(isinstance(p, str) and p.strip() and len(p) <= 1000 for p in packages)):
+            or not all(isinstance(p, str) and p.strip() for p in packages)):
         raise ClusterError(f"packages must be a list of 1 to {MAX_PACKAGES} requirement strings")
-    packages = [p.strip() for p in packages]
+    # distributed's PipInstall writes them to a requirements file, one a line
+    packages = [_refused(check_line, p, "a package", PACKAGE_MAX_LENGTH).strip() for p in packages]
     if any(p.startswith("-") for p in packages):
         raise ClusterError("packages are requirements, not pip options")
     return packages
+
+
+def check_upload_path(path):
+    """A file path as a request names it (relative to the server's root folder)."""
+    if not isinstance(path, str) or not path:
+        raise ClusterError("path must be a file path relative to the server's root folder")
+    return _refused(check_text, path, "path", PATH_MAX_LENGTH)
+
+
+def _refused(check, *args):
+    """A safe_text check, its ValueError as the request's refusal (a 400)."""
+    try:
+        return check(*args)
+    except ValueError as e:
+        raise ClusterError(str(e)) from None

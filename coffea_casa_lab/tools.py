@@ -5,12 +5,13 @@ packages and files (docs 2). No HTTP here; each takes a manager.RemoteCluster.
 import logging
 import os
 import time
+from html import escape
 from pathlib import Path
 
 import dask.config
 
 from .errors import ClusterError
-from .options import UPLOADABLE, check_packages
+from .options import UPLOADABLE
 
 logger = logging.getLogger("coffea_casa_lab")
 
@@ -46,7 +47,8 @@ async def stop_report(cluster, reports, root_dir, file_name):
         async with cluster.client() as client:
             html = await client.scheduler.performance_report(
                 start=report["start"], last_count=report["last_count"],
-                code=f"# Recorded from the coffea-casa sidebar: cluster {cluster.name} ({cluster.id})",
+                # `code` is HTML in the report: the name is text there, whatever it holds
+                code=f"# Recorded from the coffea-casa sidebar: cluster {escape(cluster.name)} ({cluster.id})",
                 mode="inline",  # bokeh's JavaScript inside the file: it renders offline too
             )
         file.parent.mkdir(parents=True, exist_ok=True)
@@ -59,10 +61,11 @@ async def stop_report(cluster, reports, root_dir, file_name):
 
 
 async def install_packages(cluster, packages):
-    """Register distributed's PipInstall plugin: running workers install now, new ones on start."""
+    """Register distributed's PipInstall plugin: running workers install now, new ones on start.
+
+    `packages` as options.check_packages returns them."""
     from distributed.diagnostics.plugin import PipInstall
 
-    packages = check_packages(packages)
     try:
         async with cluster.client() as client:
             await client.register_plugin(PipInstall(packages=packages))
@@ -72,11 +75,10 @@ async def install_packages(cluster, packages):
 
 
 async def upload_file(cluster, path, root_dir):
-    """distributed's upload_file for a file inside root_dir (`path` is relative to it)."""
+    """distributed's upload_file for a file inside root_dir (`path` is relative to it, as
+    options.check_upload_path returns it)."""
     from distributed.diagnostics.plugin import UploadFile
 
-    if not isinstance(path, str) or not path or "\0" in path:
-        raise ClusterError("path must be a file path relative to the server's root folder")
     root = Path(root_dir).expanduser().resolve()
     file = (root / path).resolve()
     if not file.is_relative_to(root):

@@ -5,6 +5,7 @@ A real jupyter server at /user/alice/ with a real local-backend cluster of one s
 
 import json
 import sys
+from html import unescape
 from pathlib import Path
 
 import pytest
@@ -41,7 +42,7 @@ def server(tmp_path_factory):
 @pytest.fixture(scope="module")
 def cluster(server):
     """(id, a Client of it) for a running cluster with one worker."""
-    id = server.api("PUT", "clusters", {"name": "my analysis", "workers": 1}).json()["id"]
+    id = server.api("PUT", "clusters", {"name": "my <b>analysis</b>", "workers": 1}).json()["id"]
     model = wait_cluster(server, id, lambda m: m["status"] == "running" and m["workers"] == 1)
     assert model["workers"] == 1, model
     with Client(model["scheduler_address"], security=CoffeaCasaCluster.security()) as client:
@@ -63,9 +64,11 @@ def test_performance_report_from_start_to_stop(server, cluster):
     r = server.api("DELETE", f"clusters/{id}/performance-report", timeout=120)
     assert r.status_code == 200, r.text
     path = r.json()["path"]
-    assert path.startswith("reports/dask-report-my-analysis-") and path.endswith(".html")
+    assert path.startswith("reports/dask-report-my-b-analysis-b-") and path.endswith(".html")
     html = (server.root / path).read_text()
     assert "Dask Performance Report" in html
+    # the name is text in the report's HTML (bokeh's Div), not markup (the document holds it escaped once more)
+    assert "cluster my &lt;b&gt;analysis&lt;/b&gt;" in unescape(html)
     assert server.api("GET", f"clusters/{id}").json()["recording"] is False
     assert server.api("DELETE", f"clusters/{id}/performance-report").status_code == 409
 
@@ -102,6 +105,15 @@ def test_send_a_file_to_workers(server, cluster):
         ("packages", {"packages": "numpy"}, 400, "list of 1 to"),
         ("packages", {"packages": ["--index-url=http://x", "numpy"]}, 400, "not pip options"),
         ("packages", {"packages": [""]}, 400, "list of 1 to"),
+        # each one line of the requirements file pip reads on every worker, as it is
+        ("packages", {"packages": ["numpy\n--index-url=http://x"]}, 400, "control character"),
+        ("packages", {"packages": ["a\x00b"]}, 400, "control character"),
+        ("packages", {"packages": ["x\ud800y"]}, 400, "invalid Unicode"),
+        ("packages", {"packages": ["n" * 1001]}, 400, "at most 1000 characters"),
+        ("packages", {"packages": ["numpy \\", "scipy"]}, 400, "end with a backslash"),  # one line
+        ("files", {"path": "x\ud800y.py"}, 400, "invalid Unicode"),
+        ("files", {"path": "a\x00.py"}, 400, "control character"),
+        ("files", {"path": "a\nb.py"}, 400, "control character"),
     ],
 )
 def test_bad_worker_requests_are_4xx(server, cluster, route, body, status, message):
