@@ -32,6 +32,7 @@ from distributed.utils import log_errors
 from . import config, idle, packages, registry, security as tls
 from .batch import Batcher
 from .replace import Replacer
+from .site_options import check_keywords
 
 logger = logging.getLogger("coffea_casa")
 
@@ -272,6 +273,8 @@ class CoffeaCasaCluster(HTCondorCluster):
         nanny_port=8001,
         **job_kwargs,
     ):
+        # The same limits as the sidebar's form: cores=8 on a site whose maximum is 4 is a ValueError.
+        check_keywords(dict(job_kwargs, worker_image=worker_image))
         self.backend = choose_backend(job_kwargs.pop("backend", None))
         self._reaper = _Reaper()
         self._replacer = Replacer()  # lost workers are replaced (coffea-casa.lost-workers)

@@ -17,7 +17,7 @@ import subprocess
 import sys
 import time
 
-from . import config, registry
+from . import keep, registry, site_options
 from .control import Caller
 from .errors import ClusterError
 from .listing import ClusterListing
@@ -95,10 +95,18 @@ class ClusterManager:
         return await self.listing.model(id)
 
     # --- starting -------------------------------------------------------------------
-    def start_cluster(self, options=None):
-        """Start a sidebar cluster in a host process of its own; its model, status starting."""
+    def start_cluster(self, request=None):
+        """Start a sidebar cluster in a host process of its own; its model, status starting.
+
+        `request`: {name, workers | adapt, options: {the site's cluster options}, keep}.
+        """
         cfg = labextension_config()
-        options = with_default_size(check_options(options or {}), cfg["default"])
+        request = dict(request) if isinstance(request, dict) else check_options(request or {})  # refuses a non-object
+        values = request.pop("options", None)
+        cluster = site_options.check_request({} if values is None else values)
+        kept = keep.for_new_cluster(request)
+        request.pop("keep", None)
+        options = dict(with_default_size(check_options(request), cfg["default"]), cluster=cluster, keep=kept)
         id = registry.new_id()
         name = options.pop("name", None) or self._next_name()
         log = os.open(registry.log_path(id), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
@@ -252,13 +260,26 @@ class ClusterManager:
         registry.remove(id, log=host)
         self.listing.forget(id)  # closed, not lost
 
+    async def keep(self, id, value):
+        """Keep a sidebar cluster running when this server stops (`value`: true, seconds, false)."""
+        seconds = keep.check(value)
+        record = await self._control(id)
+        if record.get("kind") != registry.SIDEBAR:
+            owner = "its kernel" if record.get("kind") == registry.KERNEL else "its script"
+            raise ClusterError(f"cluster {id} ends with {owner}: only a sidebar cluster can be kept", 409)
+        info = await self.caller.call(record["control"], "keep", seconds=seconds)
+        self.listing.note_info(id, info)
+        return self.listing.model_of(record)
+
     async def close_all(self):
-        """On a graceful stop: close the sidebar clusters this server owns (not kernels' clusters)."""
-        if config.get("keep-clusters-on-stop", False):
-            if self._spawned or self._own():
-                self.log.info("keeping the sidebar clusters running (coffea-casa.keep-clusters-on-stop)")
-            return
-        ids = [r["id"] for r in self._own()] + [id for id in self._spawned if self.reader.get(id) is None]
+        """On a graceful stop: close the sidebar clusters this server owns, except the kept ones
+        (kernels' clusters end with their kernels)."""
+        keeps = {r["id"]: r.get("keep") for r in self._own()}  # id -> its keep, None when not kept
+        keeps.update({id: s.options.get("keep") for id, s in self._spawned.items() if self.reader.get(id) is None})
+        kept = [id for id, k in keeps.items() if k]
+        if kept:
+            self.log.info("keeping the sidebar clusters running for the next server: %s", ", ".join(kept))
+        ids = [id for id, k in keeps.items() if not k]
         if ids:
             self.log.info("closing %d cluster(s)", len(ids))
         await asyncio.gather(*(self.close(id) for id in ids), return_exceptions=True)

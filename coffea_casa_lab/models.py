@@ -8,7 +8,7 @@ without closing it).
 import os
 import signal
 
-from . import registry
+from . import keep, registry
 
 STARTING, RUNNING, FAILED, CLOSED, LOST = "starting", "running", "failed", "closed", "lost"
 
@@ -34,6 +34,8 @@ def registered_model(record, info, *, prefix, where, recording, queue):
         "where": where,
         "pid": record.get("pid"),
         "queue": queue if record.get("backend") == "htcondor" else None,
+        "worker_shape": info.get("worker_shape"),
+        "keep": info["keep"] if "keep" in info else record.get("keep"),
     }
     error = info.get("error") or record.get("error") or info.get("unreachable")
     if error:
@@ -47,7 +49,8 @@ def starting_model(id, name, pid, options, *, prefix):
         "id": id, "name": name, "status": STARTING, "backend": "local", "scheduler_address": "",
         "dashboard_url": dashboard_url(prefix, id), "workers": 0, "cores": 0, "memory_bytes": 0,
         "adapt": options.get("adapt"), "requested_workers": options.get("workers") or 0, "recording": False,
-        "kind": registry.SIDEBAR, "where": None, "pid": pid, "queue": None,
+        "kind": registry.SIDEBAR, "where": None, "pid": pid, "queue": None, "worker_shape": None,
+        "keep": keep.model(options.get("keep")),
     }
 
 
@@ -62,7 +65,7 @@ def gone_model(id, name, returncode, status, record=None, *, prefix):
         "scheduler_address": "", "dashboard_url": dashboard_url(prefix, id), "workers": 0, "cores": 0,
         "memory_bytes": 0, "adapt": None, "requested_workers": 0, "recording": False,
         "kind": (record or {}).get("kind") or registry.SIDEBAR, "where": (record or {}).get("where"), "pid": pid,
-        "queue": None,
+        "queue": None, "worker_shape": None, "keep": None,
     }
 
 
