@@ -27,7 +27,7 @@ HOLD = {"hold": "true"}
 def ours(jobs):
     from coffea_casa import CoffeaCasaCluster
 
-    return CoffeaCasaCluster(cores=1, memory="1 GiB", nanny_port=None, job_extra_directives=HOLD)
+    return CoffeaCasaCluster(cores=1, memory="2 GiB", nanny_port=None, job_extra_directives=HOLD)
 
 
 def dask_jobqueue(jobs, log_directory):

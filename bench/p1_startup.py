@@ -17,7 +17,7 @@ def time_coffea_casa():
     from coffea_casa import CoffeaCasaCluster
 
     t0 = time.perf_counter()
-    cluster = CoffeaCasaCluster(cores=1, memory="1 GiB")
+    cluster = CoffeaCasaCluster(cores=1, memory="2 GiB")  # the smallest worker the shipped options allow
     cluster.scale(2)
     cluster.wait_for_workers(2)
     elapsed = time.perf_counter() - t0
@@ -33,7 +33,7 @@ def time_local_cluster():
     security = CoffeaCasaCluster.security()
     t0 = time.perf_counter()
     cluster = LocalCluster(
-        n_workers=2, threads_per_worker=1, memory_limit="1 GiB", protocol="tls",
+        n_workers=2, threads_per_worker=1, memory_limit="2 GiB", protocol="tls",
         host="127.0.0.1", security=security, dashboard_address="127.0.0.1:0",
     )
     cluster.wait_for_workers(2)

@@ -35,6 +35,7 @@ from . import config, idle, packages, registry, security as tls, tls_workaround
 from .batch import Batcher
 from .replace import Replacer
 from .safe_text import PATH_MAX_LENGTH, SUBMIT_VALUE_MAX_LENGTH, check_name, check_submit_commands, check_text
+from .site_options import check_keywords
 
 logger = logging.getLogger("coffea_casa")
 
@@ -299,6 +300,8 @@ class CoffeaCasaCluster(HTCondorCluster):
     ):
         if job_kwargs.get("name") is not None:
             check_name(job_kwargs["name"])
+        # The same limits as the sidebar's form: cores=8 on a site whose maximum is 4 is a ValueError.
+        check_keywords(dict(job_kwargs, worker_image=worker_image))
         self.backend = choose_backend(job_kwargs.pop("backend", None))
         self._reaper = _Reaper()
         self._replacer = Replacer()  # lost workers are replaced (coffea-casa.lost-workers)

@@ -16,6 +16,7 @@ from distributed.comm.core import CommClosedError
 
 from . import idle
 from .errors import ClusterError
+from .worker_shape import worker_shape
 
 logger = logging.getLogger("coffea_casa_lab")
 
@@ -42,6 +43,7 @@ def summary(cluster) -> dict:
         "requested_workers": len(getattr(cluster, "plan", None) or getattr(cluster, "requested", None) or ()),
         "idle": idle.reason_of(cluster),
         "error": getattr(getattr(cluster, "_replacer", None), "error", None),  # lost workers no longer replaced
+        "worker_shape": worker_shape(cluster),
     }
 
 

@@ -11,7 +11,7 @@ from jupyter_server.base.handlers import APIHandler
 from jupyter_server.utils import url_path_join
 from tornado import web
 
-from . import __version__, condor, tools
+from . import __version__, condor, site_options, tools
 from .errors import ClusterError
 from .options import check_packages, check_upload_path
 
@@ -74,6 +74,12 @@ class HealthHandler(BaseHandler):
         self.reply({"status": "ok", "version": __version__, "clusters": self.manager.count()})
 
 
+class OptionsHandler(BaseHandler):
+    @web.authenticated
+    def get(self):
+        self.reply(site_options.declared())
+
+
 class ClustersHandler(BaseHandler):
     @web.authenticated
     async def get(self):
@@ -96,8 +102,10 @@ class ClusterHandler(BaseHandler):
             self.reply(await self.manager.scale(cluster_id, body["workers"]))
         elif set(body) == {"adapt"}:
             self.reply(await self.manager.adapt(cluster_id, body["adapt"]))
+        elif set(body) == {"keep"}:
+            self.reply(await self.manager.keep(cluster_id, body["keep"]))
         else:
-            self.fail(400, 'send either {"workers": n} or {"adapt": {"minimum": m, "maximum": M}}')
+            self.fail(400, 'send either {"workers": n}, {"adapt": {"minimum": m, "maximum": M}} or {"keep": true}')
 
     @web.authenticated
     async def delete(self, cluster_id):
@@ -167,6 +175,7 @@ def routes(base_url):
     base = url_path_join(base_url, "coffea-casa")
     return [
         (url_path_join(base, "health"), HealthHandler),
+        (url_path_join(base, "options"), OptionsHandler),
         (url_path_join(base, "clusters"), ClustersHandler),
         (url_path_join(base, "clusters", ID), ClusterHandler),
         (url_path_join(base, "clusters", ID, "jobs"), JobsHandler),

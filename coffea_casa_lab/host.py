@@ -8,7 +8,8 @@ the cluster with it. The host:
 - writes the cluster's registry record, and removes it when the cluster closes;
 - closes the cluster, its workers and its jobs, then exits, when asked (control
   `close`, SIGTERM, SIGINT), when the cluster ends on its own, or when no live
-  Jupyter server has adopted it for `coffea-casa.orphan-timeout` seconds.
+  Jupyter server has adopted it for `coffea-casa.orphan-timeout` seconds, or for its
+  keep time if the user kept it (`keep`, coffea_casa_lab.keep).
 """
 
 import argparse
@@ -22,7 +23,7 @@ import time
 
 import dask.config
 
-from . import config, registry
+from . import config, keep, registry
 from .control import ClusterControl
 from .options import labextension_config
 from .safe_text import check_name
@@ -42,7 +43,14 @@ class HostControl(ClusterControl):
 
     @property
     def handlers(self):
-        return dict(super().handlers, coffea_casa_adopt=self.adopt)
+        return dict(super().handlers, coffea_casa_adopt=self.adopt, coffea_casa_keep=self.keep)
+
+    def info(self):
+        return dict(super().info(), keep=self.host.record["keep"])
+
+    def keep(self, seconds):
+        self.host.set_keep(seconds)
+        return self.info()
 
     def close(self):
         self.host.request_stop("closed on request", requested=True)
@@ -61,11 +69,14 @@ class Host:
         self.server = (server_pid, registry.process_started(server_pid))
         self.orphan_since = None
         self.orphan_timeout = float(config.get("orphan-timeout", 600))
+        self.keep_seconds = options.get("keep")  # None: not kept (the server decided the default)
+        self.orphan_wait = self.orphan_timeout
         self.stopping = None  # asyncio.Event, made on the running loop
         self.reason, self.requested = None, False
         self.record = dict(
             registry.owner_fields(), id=id, name=name, kind=registry.SIDEBAR, where=None,
             status="starting", error=None, scheduler_address="", dashboard=None, backend=None, control=None,
+            keep=keep.model(self.keep_seconds),
         )
 
     # --- the life of the host ---------------------------------------------------------
@@ -101,8 +112,16 @@ class Host:
 
     def adopt(self, pid, started):
         self.server, self.orphan_since = (pid, started), None
+        self.record["keep"] = keep.model(self.keep_seconds)  # waits for no one: no deadline
         self._write()
         logger.info("cluster %s adopted by the Jupyter server with pid %s", self.id, pid)
+
+    def set_keep(self, seconds):
+        """Kept (for `seconds` after its server is gone) or not (None): the record tells the next server."""
+        self.keep_seconds = seconds
+        self.record["keep"] = keep.model(seconds)
+        self._write()
+        logger.info("cluster %s %s", self.id, f"kept for {seconds} s after its server stops" if seconds else "not kept")
 
     def _write(self):
         self.record.update(server_pid=self.server[0], server_started=self.server[1])
@@ -118,7 +137,9 @@ class Host:
                 factory = getattr(importlib.import_module(cfg["module"]), cfg["class"])
             except (ImportError, AttributeError) as e:
                 raise _Failure(f"cannot import the cluster factory {target}: {e}") from None
-            self.cluster = factory(*cfg["args"], asynchronous=True, **cfg["kwargs"])
+            # The user's options (checked against the site's) over the factory's own keywords.
+            kwargs = dict(cfg["kwargs"], **self.options.get("cluster", {}))
+            self.cluster = factory(*cfg["args"], asynchronous=True, **kwargs)
             try:
                 await asyncio.wait_for(_awaitable(self.cluster), timeout)
             except asyncio.TimeoutError:
@@ -160,7 +181,7 @@ class Host:
             logger.warning("closing cluster %s failed: %s", self.id, e)
 
     async def _watch(self):
-        """End with the cluster, and after `orphan-timeout` without a live Jupyter server."""
+        """End with the cluster, and after `orphan-timeout` (or its keep time) without a live Jupyter server."""
         while True:
             await asyncio.sleep(WATCH_INTERVAL)
             status = getattr(getattr(self.cluster, "status", None), "name", None)
@@ -172,11 +193,14 @@ class Host:
                 continue
             now = time.monotonic()
             if self.orphan_since is None:
-                self.orphan_since = now
+                self.orphan_since, self.orphan_wait = now, self.keep_seconds or self.orphan_timeout
+                if self.keep_seconds:  # the next server, or a look at the record, tells until when
+                    self.record["keep"] = keep.model(self.keep_seconds, until=time.time() + self.orphan_wait)
+                    self._write()
                 logger.warning("cluster %s: its Jupyter server (pid %s) is gone; closing in %s s unless "
-                               "a server adopts it", self.id, self.server[0], self.orphan_timeout)
-            elif now - self.orphan_since >= self.orphan_timeout:
-                self.request_stop(f"no Jupyter server adopted it within {self.orphan_timeout:g} s", True)
+                               "a server adopts it", self.id, self.server[0], self.orphan_wait)
+            elif now - self.orphan_since >= self.orphan_wait:
+                self.request_stop(f"no Jupyter server adopted it within {self.orphan_wait:g} s", True)
 
 
 class _Failure(Exception):
@@ -192,7 +216,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--id", required=True)
     parser.add_argument("--name", required=True)
-    parser.add_argument("--options", default="{}", help="JSON: {workers} or {adapt: {minimum, maximum}}")
+    parser.add_argument("--options", default="{}", help="JSON: {workers} or {adapt: {minimum, maximum}}, "
+                        "cluster: {the user's cluster options}, keep: seconds or null")
     parser.add_argument("--server-pid", type=int, required=True, help="the Jupyter server that adopts it first")
     args = parser.parse_args(argv)
     try:

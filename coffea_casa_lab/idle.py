@@ -87,7 +87,7 @@ class IdleWatch(SchedulerPlugin):
             self._wanted = _wanted(cluster, adaptive)  # our own change is not the user's
 
     def _give_back(self, cluster, adaptive):
-        idle_for = _duration(self.timeout)
+        idle_for = duration(self.timeout)
         if adaptive is not None and adaptive.minimum > 0:
             was, adaptive.minimum = adaptive.minimum, 0
             self.reason = (
@@ -103,7 +103,7 @@ class IdleWatch(SchedulerPlugin):
         logger.info("cluster %s %s", cluster.name, self.reason)
 
 
-def _duration(seconds):
+def duration(seconds):
     """3600 -> '1 h', 90 -> '1.5 min', 20 -> '20 s': as a site would have written it."""
     for unit, size in (("h", 3600), ("min", 60)):
         if seconds >= size:

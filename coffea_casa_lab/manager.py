@@ -1,10 +1,10 @@
-"""ClusterManager: every cluster of the user, wherever it lives, and what the sidebar does to it.
-No HTTP here.
+"""ClusterManager: what the sidebar does to the user's clusters, wherever they live. No HTTP here.
 
 Sidebar clusters run in host processes of their own (coffea_casa_lab.host) that this
 manager starts; notebook and script clusters register themselves. All are found in
 the registry and driven through their control handlers, so the Jupyter server holds
-no scheduler, and a restarted server finds its clusters again.
+no scheduler, and a restarted server finds (adopts) its clusters again. What the
+sidebar sees of them (the polled list and its models) is the ClusterListing's.
 """
 
 import asyncio
@@ -16,23 +16,17 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
-import dask.config
-
-from . import condor, config, registry
+from . import keep, registry, site_options
 from .control import Caller
 from .errors import ClusterError
+from .listing import ClusterListing
+from .models import CLOSED, LOST, RUNNING, STARTING, closed_model
 from .options import check_adapt, check_options, check_workers, labextension_config, with_default_size
 
 logger = logging.getLogger("coffea_casa_lab")
 
-STARTING, RUNNING, FAILED, CLOSED, LOST = "starting", "running", "failed", "closed", "lost"
-INFO_TTL = 0.5  # seconds a cluster's live numbers are reused before they are asked again
-INFO_WAIT = 0.05  # how long a list waits for fresh numbers before it answers with the last ones
-FIRST_INFO_WAIT = 2.0  # how long it waits for the first numbers of a cluster it has not listed yet
 CLOSE_TIMEOUT = 60.0
-QUEUE_TTL = 2.0  # seconds the HTCondor queue's counts are reused: at most one condor_q per this, for all clusters
 
 
 class RemoteCluster:
@@ -68,23 +62,19 @@ class ClusterManager:
     def __init__(self, prefix="coffea-casa/", log=None, root_dir=None, kernel_paths=None, security=None):
         self.log = log or logger  # the Jupyter server's log, so cluster events show there
         self.prefix = prefix  # dashboard URLs are `{prefix}dashboard/{id}/`, relative to base_url
-        self.root_dir = Path(root_dir or os.getcwd()).expanduser().resolve()
-        self.kernel_paths = kernel_paths  # async () -> {kernel_id: notebook path}, from the server's sessions
-        self._kernel_paths = {}
         self.pid, self.pid_started = os.getpid(), registry.process_started(os.getpid())
         self.reader = registry.Reader()
         self._security = security
         self._caller = None
         self._spawned = {}  # id -> _Spawn
-        self._seen = {}  # id -> record, of clusters listed before: to tell when one is lost
-        self._lost = {}  # id -> model of a sidebar cluster whose process died
         self._closing = set()
-        self._info = {}  # id -> (monotonic time, info from its control)
-        self._refreshing = {}  # id -> task asking for its live numbers
         self._adopting = {}  # id -> task adopting it
         self.reports = {}  # id -> {"start", "last_count"} while recording a performance report
-        self._queue = (None, {})  # (monotonic time, {scheduler address: idle/running/held counts})
-        self._queue_task = None
+        self.listing = ClusterListing(
+            self.reader, lambda: self.caller, spawned=self._spawned, closing=self._closing,
+            on_orphan=self._adopt, recording=lambda id: id in self.reports,
+            prefix=prefix, log=self.log, root_dir=root_dir, kernel_paths=kernel_paths,
+        )
 
     @property
     def caller(self):
@@ -94,11 +84,29 @@ class ClusterManager:
             self._caller = Caller(self._security or make_security())
         return self._caller
 
+    # --- what the sidebar sees (the listing's) ------------------------------------------
+    async def list(self):
+        return await self.listing.list()
+
+    def count(self):
+        return self.listing.count()
+
+    async def model(self, id):
+        return await self.listing.model(id)
+
     # --- starting -------------------------------------------------------------------
-    def start_cluster(self, options=None):
-        """Start a sidebar cluster in a host process of its own; its model, status starting."""
+    def start_cluster(self, request=None):
+        """Start a sidebar cluster in a host process of its own; its model, status starting.
+
+        `request`: {name, workers | adapt, options: {the site's cluster options}, keep}.
+        """
         cfg = labextension_config()
-        options = with_default_size(check_options(options or {}), cfg["default"])
+        request = dict(request) if isinstance(request, dict) else check_options(request or {})  # refuses a non-object
+        values = request.pop("options", None)
+        cluster = site_options.check_request({} if values is None else values)
+        kept = keep.for_new_cluster(request)
+        request.pop("keep", None)
+        options = dict(with_default_size(check_options(request), cfg["default"]), cluster=cluster, keep=kept)
         id = registry.new_id()
         name = options.pop("name", None) or self._next_name()
         log = os.open(registry.log_path(id), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
@@ -114,7 +122,7 @@ class ClusterManager:
             os.close(log)
         self._spawned[id] = _Spawn(proc, name, options)
         self.log.info("cluster %s (%s): host process %s started", id, name, proc.pid)
-        return self._spawn_model(id)
+        return self.listing.starting(id)
 
     def start_initial(self):
         """Start the `labextension.initial` clusters, unless clusters of this user already run."""
@@ -140,63 +148,7 @@ class ClusterManager:
             n += 1
         return f"Cluster {n}"
 
-    # --- listing ----------------------------------------------------------------------
-    async def list(self):
-        records = self._records()
-        await asyncio.gather(self._refresh_infos(records), self._refresh_queue(records))
-        if self.kernel_paths and any(r.get("kind") == registry.KERNEL for r in records):
-            try:
-                self._kernel_paths = await self.kernel_paths()
-            except Exception as e:  # the notebook's name is a nicety; the list must not fail for it
-                self.log.debug("cannot read the server's sessions: %s", e)
-        models = [self._model(r) for r in records]
-        recorded = {r["id"] for r in records}
-        models += [self._spawn_model(id) for id in self._spawned if id not in recorded]
-        models += list(self._lost.values())
-        return models
-
-    def count(self):
-        return len({r["id"] for r in self._records()} | set(self._spawned) | set(self._lost))
-
-    async def model(self, id):
-        for model in await self.list():
-            if model["id"] == id:
-                return model
-        raise ClusterError(f"no cluster with id {id!r}", 404)
-
-    def _records(self):
-        """Live records; notes the clusters whose process died, and adopts orphans."""
-        for spawn in self._spawned.values():
-            spawn.proc.poll()  # reap a host that died, so that it does not linger as a zombie
-        records = self.reader.records()
-        ids = {r["id"] for r in records}
-        for id, spawn in list(self._spawned.items()):
-            if spawn.proc.poll() is None or id in ids:
-                continue
-            del self._spawned[id]  # the host is gone (and now reaped)
-            if id not in self._closing:
-                record = self._seen.pop(id, None)
-                status = LOST if record else FAILED  # died running, or before it had a record
-                self._lost[id] = self._gone_model(id, spawn.name, spawn.proc.returncode, status, record)
-        for id, record in list(self._seen.items()):
-            if id not in ids:
-                del self._seen[id]
-                self._info.pop(id, None)
-                # A sidebar host removes its record only when asked; a script's record left behind
-                # means it died. A kernel's cluster just goes with its kernel.
-                died = record.get("kind") == registry.SIDEBAR or (
-                    record.get("kind") == registry.SCRIPT and id in self.reader.dropped)
-                if died and id not in self._closing:
-                    self._lost[id] = self._gone_model(id, record["name"], None, LOST, record)
-        self.reader.dropped.clear()
-        for record in records:
-            self._seen[record["id"]] = record
-            if record.get("kind") == registry.SIDEBAR and not registry.alive(
-                record.get("server_pid"), record.get("server_started")
-            ):
-                self._adopt(record)
-        return records
-
+    # --- adopting ----------------------------------------------------------------------
     def _adopt(self, record):
         async def adopt():
             try:
@@ -211,138 +163,26 @@ class ClusterManager:
 
     async def adopt_orphans(self):
         """At start-up: take over the sidebar clusters that a stopped or crashed server left."""
-        records = self._records()
+        records = self.listing.records()
         if records:
             self.log.info("found %d running cluster(s) in %s", len(records), registry.directory())
         await asyncio.gather(*self._adopting.values(), return_exceptions=True)
-
-    async def _refresh_infos(self, records):
-        now = time.monotonic()
-        tasks, new = [], []
-        for record in records:
-            id = record["id"]
-            seen = self._info.get(id)
-            if id not in self._refreshing and (seen is None or now - seen[0] > INFO_TTL):
-                self._refreshing[id] = task = asyncio.ensure_future(self._fetch_info(record))
-                task.add_done_callback(lambda _, id=id: self._refreshing.pop(id, None))
-            if id in self._refreshing:
-                (tasks if seen else new).append(self._refreshing[id])
-        # New clusters are waited for (so they appear complete); known ones only briefly.
-        if new:
-            await asyncio.wait(new, timeout=FIRST_INFO_WAIT)
-        if tasks:
-            await asyncio.wait(tasks, timeout=INFO_WAIT)
-
-    async def _refresh_queue(self, records):
-        """The queue's counts for every HTCondor cluster of the user, in one query per QUEUE_TTL."""
-        addresses = {r.get("scheduler_address") for r in records if r.get("backend") == "htcondor"} - {None, ""}
-        stamp = self._queue[0]
-        if not addresses:
-            return
-        if self._queue_task is None and (stamp is None or time.monotonic() - stamp > QUEUE_TTL
-                                         or not addresses <= set(self._queue[1])):
-            self._queue_task = task = asyncio.ensure_future(self._fetch_queue(addresses))
-            task.add_done_callback(lambda _: setattr(self, "_queue_task", None))
-        if self._queue_task is not None:
-            await asyncio.wait([self._queue_task], timeout=FIRST_INFO_WAIT if stamp is None else INFO_WAIT)
-
-    async def _fetch_queue(self, addresses):
-        try:
-            status = await condor.queue_status(addresses)
-        except Exception as e:  # the cards keep their last counts; the list must not fail for it
-            self.log.warning("cannot query the HTCondor queue: %s", e)
-            status = self._queue[1]
-        self._queue = (time.monotonic(), status)
-
-    async def _fetch_info(self, record):
-        try:
-            info = await self.caller.call(record["control"], "info")
-        except ClusterError as e:
-            info = {"unreachable": str(e)}
-        self._info[record["id"]] = (time.monotonic(), info)
-
-    def _model(self, record):
-        id = record["id"]
-        info = (self._info.get(id) or (0, {}))[1]
-        status = info.get("status") or record.get("status") or RUNNING
-        model = {
-            "id": id,
-            "name": record.get("name") or id,
-            "status": status,
-            "backend": info.get("backend") or record.get("backend") or "local",
-            "scheduler_address": record.get("scheduler_address") or info.get("scheduler_address") or "",
-            "dashboard_url": f"{self.prefix}dashboard/{id}/",
-            "workers": info.get("workers", 0),
-            "cores": info.get("cores", 0),
-            "memory_bytes": info.get("memory_bytes", 0),
-            "adapt": info.get("adapt"),
-            "requested_workers": info.get("requested_workers", 0),
-            "idle": info.get("idle"),
-            "recording": id in self.reports,
-            "kind": record.get("kind") or registry.SCRIPT,
-            "where": self._where(record),
-            "pid": record.get("pid"),
-            "queue": self._queue[1].get(record.get("scheduler_address")) if record.get("backend") == "htcondor" else None,
-        }
-        error = info.get("error") or record.get("error") or info.get("unreachable")
-        if error:
-            model["error"] = error
-        return model
-
-    def _where(self, record):
-        """The notebook of a kernel's cluster (relative to the server's root), or the script's command."""
-        if record.get("kind") != registry.KERNEL:
-            return record.get("where")
-        path = self._kernel_paths.get(record.get("kernel_id"))
-        if path:
-            return path
-        where = record.get("where")
-        if where and Path(where).is_absolute():
-            with_root = Path(where).resolve()
-            if with_root.is_relative_to(self.root_dir):
-                return with_root.relative_to(self.root_dir).as_posix()
-        return where
-
-    def _spawn_model(self, id):
-        spawn = self._spawned[id]
-        options = spawn.options
-        return {
-            "id": id, "name": spawn.name, "status": STARTING, "backend": "local", "scheduler_address": "",
-            "dashboard_url": f"{self.prefix}dashboard/{id}/", "workers": 0, "cores": 0, "memory_bytes": 0,
-            "adapt": options.get("adapt"), "requested_workers": options.get("workers") or 0, "recording": False,
-            "kind": registry.SIDEBAR, "where": None, "pid": spawn.proc.pid, "queue": None,
-        }
-
-    def _gone_model(self, id, name, returncode, status, record=None):
-        """A cluster whose process died without closing it: why, for the card, until dismissed."""
-        why = _exit_reason(returncode)
-        pid = (record or {}).get("pid")
-        last = _last_line(registry.log_path(id))
-        error = f"its process{f' (pid {pid})' if pid else ''} is gone: {why}" + (f"; last log line: {last}" if last else "")
-        self.log.warning("cluster %s (%s) %s", id, name, error)
-        return {
-            "id": id, "name": name, "status": status, "error": error, "backend": (record or {}).get("backend") or "local",
-            "scheduler_address": "", "dashboard_url": f"{self.prefix}dashboard/{id}/", "workers": 0, "cores": 0,
-            "memory_bytes": 0, "adapt": None, "requested_workers": 0, "recording": False,
-            "kind": (record or {}).get("kind") or registry.SIDEBAR, "where": (record or {}).get("where"), "pid": pid,
-            "queue": None,
-        }
 
     # --- what the sidebar does ----------------------------------------------------------
     async def running(self, id):
         """The registered, running cluster `id` (for jobs, reports, packages and files)."""
         record = self._record(id)
-        model = self._model(record)
+        model = self.listing.model_of(record)
         if model["status"] != RUNNING:
             raise ClusterError(f"cluster {id} is {model['status']}, not running", 409)
         return RemoteCluster(record, self.caller)
 
     def _record(self, id):
-        self._records()
+        self.listing.records()
         record = self.reader.get(id)
         if record is None:
-            if id in self._lost or id in self._spawned:
-                raise ClusterError(f"cluster {id} is {LOST if id in self._lost else STARTING}", 409)
+            if self.listing.is_lost(id) or id in self._spawned:
+                raise ClusterError(f"cluster {id} is {LOST if self.listing.is_lost(id) else STARTING}", 409)
             raise ClusterError(f"no cluster with id {id!r}", 404)
         return record
 
@@ -350,8 +190,8 @@ class ClusterManager:
         """The record of `id`; for a host that is still coming up, wait until it has one."""
         deadline = time.monotonic() + 60
         while id in self._spawned and self.reader.get(id) is None:
-            self._records()
-            if id in self._lost:
+            self.listing.records()
+            if self.listing.is_lost(id):
                 break
             if time.monotonic() > deadline:
                 raise ClusterError(f"cluster {id} did not come up in time", 504)
@@ -369,24 +209,24 @@ class ClusterManager:
     async def _resize(self, id, op, **kwargs):
         record = await self._control(id)
         info = await self.caller.call(record["control"], op, **kwargs)
-        self._info[id] = (time.monotonic(), info)
-        return self._model(record)
+        self.listing.note_info(id, info)
+        return self.listing.model_of(record)
 
     async def close(self, id):
         """Close a cluster (its workers and jobs), wherever it lives; or dismiss a lost one."""
-        if id in self._lost:
+        if self.listing.is_lost(id):
             registry.remove(id, log=True)
-            return dict(self._lost.pop(id), status=CLOSED)
+            return dict(self.listing.dismiss(id), status=CLOSED)
         spawn = self._spawned.get(id)
         record = self.reader.get(id) or (None if spawn else self._record(id))
-        model = self._model(record) if record else self._spawn_model(id)
+        model = self.listing.model_of(record) if record else self.listing.starting(id)
         self._closing.add(id)
         try:
             await self._close(id, record, spawn)
         finally:
             self._closing.discard(id)
             self.reports.pop(id, None)
-        return dict(model, status=CLOSED, workers=0, cores=0, memory_bytes=0, requested_workers=0)
+        return closed_model(model)
 
     async def _close(self, id, record, spawn):
         pid = (record or {}).get("pid") or spawn.proc.pid
@@ -419,22 +259,35 @@ class ClusterManager:
             spawn.proc.poll()
             self._spawned.pop(id, None)
         registry.remove(id, log=host)
-        self._info.pop(id, None)
-        self._seen.pop(id, None)  # closed, not lost
+        self.listing.forget(id)  # closed, not lost
+
+    async def keep(self, id, value):
+        """Keep a sidebar cluster running when this server stops (`value`: true, seconds, false)."""
+        seconds = keep.check(value)
+        record = await self._control(id)
+        if record.get("kind") != registry.SIDEBAR:
+            owner = "its kernel" if record.get("kind") == registry.KERNEL else "its script"
+            raise ClusterError(f"cluster {id} ends with {owner}: only a sidebar cluster can be kept", 409)
+        info = await self.caller.call(record["control"], "keep", seconds=seconds)
+        self.listing.note_info(id, info)
+        return self.listing.model_of(record)
 
     async def close_all(self):
-        """On a graceful stop: close the sidebar clusters this server owns (not kernels' clusters)."""
-        if config.get("keep-clusters-on-stop", False):
-            if self._spawned or self._own():
-                self.log.info("keeping the sidebar clusters running (coffea-casa.keep-clusters-on-stop)")
-            return
-        ids = [r["id"] for r in self._own()] + [id for id in self._spawned if self.reader.get(id) is None]
+        """On a graceful stop: close the sidebar clusters this server owns, except the kept ones
+        (kernels' clusters end with their kernels)."""
+        keeps = {r["id"]: r.get("keep") for r in self._own()}  # id -> its keep, None when not kept
+        keeps.update({id: s.options.get("keep") for id, s in self._spawned.items() if self.reader.get(id) is None})
+        kept = [id for id, k in keeps.items() if k]
+        if kept:
+            self.log.info("keeping the sidebar clusters running for the next server: %s", ", ".join(kept))
+        ids = [id for id, k in keeps.items() if not k]
         if ids:
             self.log.info("closing %d cluster(s)", len(ids))
         await asyncio.gather(*(self.close(id) for id in ids), return_exceptions=True)
 
     def _own(self):
-        return [r for r in self._records() if r.get("kind") == registry.SIDEBAR and r.get("server_pid") == self.pid]
+        return [r for r in self.listing.records()
+                if r.get("kind") == registry.SIDEBAR and r.get("server_pid") == self.pid]
 
     async def shutdown(self):
         if self._caller is not None:
@@ -471,24 +324,3 @@ def _signal(pid, started, sig):
             os.killpg(pid, sig)
         except (ProcessLookupError, PermissionError):
             pass
-
-
-def _exit_reason(returncode):
-    if returncode is None:
-        return "it ended without closing the cluster"
-    if returncode < 0:
-        try:
-            return f"killed by {signal.Signals(-returncode).name}"
-        except ValueError:
-            return f"killed by signal {-returncode}"
-    return f"it exited with code {returncode}"
-
-
-def _last_line(path):
-    try:
-        with open(path, "rb") as f:
-            f.seek(max(0, os.path.getsize(path) - 4096))
-            lines = [line.strip() for line in f.read().decode("utf-8", "replace").splitlines() if line.strip()]
-    except OSError:
-        return None
-    return lines[-1][:500] if lines else None

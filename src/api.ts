@@ -54,7 +54,54 @@ export interface IClusterModel {
    * null on the local backend.
    */
   queue?: IQueueModel | null;
+  /** What one worker job gets; null while unknown (starting). */
+  worker_shape?: IWorkerShape | null;
+  /** A kept sidebar cluster outlives a graceful stop of the server; null when not kept. */
+  keep?: IKeepModel | null;
 }
+
+/** Cores, memory and image of one worker job of a cluster. */
+export interface IWorkerShape {
+  cores: number;
+  memory_bytes: number;
+  image?: string | null;
+}
+
+/**
+ * How long a kept cluster waits for the next server to adopt it, and (set
+ * once no server owns it) until when, in Unix seconds.
+ */
+export interface IKeepModel {
+  seconds: number;
+  until?: number | null;
+}
+
+/** What a value of a site's cluster option is. */
+export type ClusterOptionType =
+  'int' | 'float' | 'memory' | 'select' | 'bool' | 'string';
+
+export type ClusterOptionValue = string | number | boolean;
+
+/**
+ * A cluster option the site offers (`GET {base_url}coffea-casa/options`),
+ * from the dask config `coffea-casa.options`.
+ */
+export interface IClusterOption {
+  /** A keyword of the cluster: `cores`, `memory`, `worker_image`, ... */
+  name: string;
+  label: string;
+  type: ClusterOptionType;
+  description?: string;
+  default: ClusterOptionValue;
+  /** int, float: numbers; memory: sizes like `2 GiB`. */
+  min?: number | string;
+  max?: number | string;
+  /** select: the values to choose from. */
+  choices?: ClusterOptionValue[];
+}
+
+/** Values of the site's options, by name. */
+export type ClusterOptionValues = Record<string, ClusterOptionValue>;
 
 /** Idle, running and held jobs of an HTCondor cluster, and why they are held. */
 export interface IQueueModel {
@@ -71,6 +118,10 @@ export interface INewClusterOptions {
   name?: string;
   workers?: number;
   adapt?: IAdaptModel;
+  /** Values of the site's cluster options; refused (400) outside its limits. */
+  options?: ClusterOptionValues;
+  /** Keep it running when the server stops (`true`: the site's keep-for). */
+  keep?: boolean | number;
 }
 
 /**
@@ -79,7 +130,9 @@ export interface INewClusterOptions {
 export class ApiError extends Error {
   constructor(
     message: string,
-    readonly status: number | null = null
+    readonly status: number | null = null,
+    /** The server's own message (`{"message": ...}`), without the status. */
+    readonly detail: string = ''
   ) {
     super(message);
     this.name = 'ApiError';
@@ -121,6 +174,19 @@ export async function listClusters(
   return data as IClusterModel[];
 }
 
+/** The cluster options the site offers (none: an empty list). */
+export async function listClusterOptions(
+  settings?: Settings
+): Promise<IClusterOption[]> {
+  const data = await requestAPI<unknown>(['options'], {}, settings);
+  if (!Array.isArray(data)) {
+    throw new ApiError(
+      'The server sent an unexpected answer for the cluster options.'
+    );
+  }
+  return data as IClusterOption[];
+}
+
 /** Ask the server to start a new cluster. */
 export const startCluster = (
   options: INewClusterOptions = {},
@@ -140,6 +206,10 @@ export const adaptCluster = (
   adapt: IAdaptModel,
   settings?: Settings
 ) => send('PATCH', [id], settings, { adapt });
+
+/** Keep a sidebar cluster running when the server stops, or not. */
+export const keepCluster = (id: string, keep: boolean, settings?: Settings) =>
+  send('PATCH', [id], settings, { keep });
 
 /** Shut a cluster down, its workers and batch jobs included. */
 export const stopCluster = (id: string, settings?: Settings) =>
@@ -309,7 +379,11 @@ export async function requestAPI<T>(
   }
   const text = await response.text();
   if (!response.ok) {
-    throw new ApiError(describeFailure(response, text, url), response.status);
+    throw new ApiError(
+      describeFailure(response, text, url),
+      response.status,
+      serverMessage(text)
+    );
   }
   if (!text) {
     return undefined as T;

@@ -13,7 +13,8 @@ import { DashboardPane } from './dashboard';
 import {
   ClusterListModel,
   ClusterSidebar,
-  DEFAULT_POLL_INTERVAL
+  DEFAULT_POLL_INTERVAL,
+  NewClusterPreferences
 } from './sidebar';
 
 const PLUGIN_ID = 'coffea-casa-lab:plugin';
@@ -48,13 +49,15 @@ const plugin: JupyterFrontEndPlugin<void> = {
     const panes = new WidgetTracker<DashboardPane>({
       namespace: 'coffea-casa-dashboard'
     });
+    const preferences = new NewClusterPreferences();
     registerCommands(app, {
       model,
       sidebar,
       palette,
       notebooks,
       panes,
-      browsers
+      browsers,
+      preferences
     });
 
     app.shell.add(sidebar, 'left', { rank: 200 });
@@ -88,6 +91,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
           (settings.get('defaultPanes').composite as string[]) ?? [];
         sidebar.hideClusterManager =
           !!settings.get('hideClusterManager').composite;
+        preferences.settings = settings;
       });
     }
   }

@@ -26,6 +26,9 @@ os.environ.update(
         "DASK_JOBQUEUE__COFFEA_CASA__LOG_DIRECTORY": os.path.join(_RUN_DIR, "logs"),
         # HTCondor-double jobs run on this host: workers listen on loopback, like the scheduler
         "DASK_JOBQUEUE__COFFEA_CASA__WORKER_EXTRA_ARGS": '["--host", "127.0.0.2"]',
+        # The tests' small workers (1 core, 1 GiB) are below the shipped option limits (2-8 GiB):
+        # this site declares none, and the tests of the limits declare their own.
+        "DASK_COFFEA_CASA__OPTIONS": "[]",
     }
 )
 

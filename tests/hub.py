@@ -29,6 +29,7 @@ SERVER_ENV = {  # what the hub passes on to every user's server (its DASK_* vari
     "DASK_JOBQUEUE__COFFEA_CASA__CORES": "1",
     "DASK_JOBQUEUE__COFFEA_CASA__MEMORY": "1 GiB",
     "DASK_LABEXTENSION__DEFAULT__WORKERS": "1",  # + NEW starts one worker
+    "DASK_COFFEA_CASA__OPTIONS": "[]",  # + NEW is one click (the shipped limits are above these workers)
 }
 EXTRA_CONFIG = """
 load_subconfig({deploy!r})

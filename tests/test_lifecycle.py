@@ -206,6 +206,8 @@ def test_keep_clusters_on_stop_keeps_them_for_the_next_server(tmp_path):
     second = JupyterServer(tmp_path, backend_env("local"), log="server-2.log")
     try:
         assert [m["id"] for m in clusters(second)] == [id]
+        # it was made kept (the site's default then), and stays kept until unkept or closed
+        assert second.api("DELETE", f"clusters/{id}").status_code == 200
     finally:
         second.stop()
     assert wait_until(lambda: not alive(processes), timeout=60)

@@ -198,6 +198,10 @@ BAD = [
     ("POST", "clusters/nope/packages", '{"packages": "numpy"}', 400, "list of 1 to"),
     ("POST", "clusters/nope/files", '{"path": "x\\ud800y.py"}', 400, "invalid Unicode"),
     ("POST", "clusters/nope/files", '{"path": 3}', 400, "path must be"),
+    ("PUT", "clusters", '{"options": {"cores": 2}}', 400, "unknown cluster option(s) ['cores']: this site offers none"),
+    ("PUT", "clusters", '{"options": [1]}', 400, "options must be an object"),
+    ("PUT", "clusters", '{"keep": 1e9}', 400, "at most 24 h, the site's maximum (dask config coffea-casa.keep-for)"),
+    ("PATCH", "clusters/nope", '{"keep": true}', 404, "no cluster"),
     ("PATCH", "clusters/nope", '{"workers": 1}', 404, "no cluster"),
     ("GET", "clusters/nope", None, 404, "no cluster"),
     ("GET", "clusters/%25s%25d", None, 404, "no cluster"),
@@ -273,7 +277,7 @@ def test_initial_clusters_start_without_blocking_the_server(tmp_path):
 
 
 @pytest.mark.parametrize("method", ["GET", "PUT", "PATCH", "DELETE"])
-@pytest.mark.parametrize("path", ["health", "clusters", "clusters/x", "clusters/x/jobs", "clusters/x/jobs/1.0", "clusters/x/jobs/1.0/logs"])
+@pytest.mark.parametrize("path", ["health", "options", "clusters", "clusters/x", "clusters/x/jobs", "clusters/x/jobs/1.0", "clusters/x/jobs/1.0/logs"])
 @pytest.mark.parametrize("auth", [None, "token wrong"])
 def test_every_route_needs_jupyter_auth(fake_server, method, path, auth):
     headers = {"Authorization": auth} if auth else {}

@@ -25,6 +25,9 @@ os.environ.setdefault("DASK_JOBQUEUE__COFFEA_CASA__CORES", "1")
 os.environ.setdefault("DASK_JOBQUEUE__COFFEA_CASA__MEMORY", "1 GiB")
 # + NEW starts one worker (the shipped labextension default starts none).
 os.environ.setdefault("DASK_LABEXTENSION__DEFAULT__WORKERS", "1")
+# The shipped cluster options (2-8 GiB workers) are above these small workers: this site
+# declares none, so + NEW is one click; options.spec.ts runs a server that declares some.
+os.environ.setdefault("DASK_COFFEA_CASA__OPTIONS", "[]")
 
 # A second server (port 8889) runs the HTCondor backend on the repository's
 # HTCondor test double (tests/condor_double): condor_submit/condor_q/condor_rm

@@ -1,13 +1,17 @@
 /**
- * The cluster list and its clusters: show the sidebar, start, refresh,
- * scale, shut down, and dismiss a lost one.
+ * The cluster list and its clusters: show the sidebar, start (with the
+ * site's options), refresh, scale, keep, shut down, and dismiss a lost one.
  */
-import { Dialog, showDialog } from '@jupyterlab/apputils';
+import { Dialog, Notification, showDialog } from '@jupyterlab/apputils';
 import { CommandRegistry } from '@lumino/commands';
 import { ReadonlyPartialJSONObject } from '@lumino/coreutils';
 
-import { IClusterModel } from '../api';
-import { showScaleDialog } from '../sidebar';
+import { ApiError, errorMessage, IClusterModel } from '../api';
+import {
+  initialValues,
+  showNewClusterDialog,
+  showScaleDialog
+} from '../sidebar';
 import { ICommandContext } from './context';
 import { CommandIDs } from './ids';
 
@@ -21,12 +25,7 @@ export function registerClusterCommands(ctx: ICommandContext): void {
     execute: () => app.shell.activateById(sidebar.id)
   });
 
-  commands.addCommand(CommandIDs.newCluster, {
-    label: 'New Dask Cluster',
-    caption: 'Start a new Dask cluster from the configured factory',
-    isEnabled: () => !model.starting,
-    execute: () => model.startCluster()
-  });
+  commands.addCommand(CommandIDs.newCluster, newCluster(ctx));
 
   commands.addCommand(CommandIDs.refresh, {
     label: 'Refresh Dask Clusters',
@@ -34,6 +33,7 @@ export function registerClusterCommands(ctx: ICommandContext): void {
   });
 
   commands.addCommand(CommandIDs.scaleCluster, scale(ctx));
+  commands.addCommand(CommandIDs.keepCluster, keep(ctx));
   commands.addCommand(CommandIDs.shutdownCluster, shutdown(ctx));
 
   const isLost = (args: ReadonlyPartialJSONObject) =>
@@ -45,6 +45,75 @@ export function registerClusterCommands(ctx: ICommandContext): void {
     isVisible: isLost,
     execute: ctx.forCluster(cluster => model.dismiss(cluster.id))
   });
+}
+
+/**
+ * + NEW: where the site offers options, a form of them (the last choice
+ * filled in); a value the server refuses brings the form back with its
+ * reason. Where it offers none, one click starts a cluster.
+ */
+function newCluster(ctx: ICommandContext): CommandRegistry.ICommandOptions {
+  const { model, preferences } = ctx;
+  return {
+    label: 'New Dask Cluster',
+    caption: 'Start a new Dask cluster from the configured factory',
+    isEnabled: () => !model.starting,
+    execute: async () => {
+      let options;
+      try {
+        options = await model.clusterOptions();
+      } catch (error) {
+        Notification.error(
+          `Could not read the site's cluster options: ${errorMessage(error)}`,
+          { autoClose: 8000 }
+        );
+        return;
+      }
+      if (!options.length) {
+        return model.startCluster();
+      }
+      let values = initialValues(options, preferences.values);
+      let problem: string | null = null;
+      for (;;) {
+        const chosen = await showNewClusterDialog(options, values, problem);
+        if (!chosen) {
+          return;
+        }
+        values = chosen;
+        try {
+          const cluster = await model.startCluster({ options: chosen });
+          if (cluster) {
+            await preferences.remember(chosen);
+          }
+          return cluster;
+        } catch (error) {
+          // refused (a value outside the site's limits): ask again, with the server's reason
+          problem =
+            error instanceof ApiError && error.detail
+              ? error.detail
+              : errorMessage(error);
+        }
+      }
+    }
+  };
+}
+
+/** Keep a sidebar cluster running when the server stops (a toggle). */
+function keep(ctx: ICommandContext): CommandRegistry.ICommandOptions {
+  const { model, target } = ctx;
+  const isSidebar = (args: ReadonlyPartialJSONObject) =>
+    (target(args)?.kind ?? 'sidebar') === 'sidebar';
+  return {
+    label: 'Keep Running When the Server Stops',
+    caption:
+      'A kept cluster outlives a stop of this Jupyter server; the next server adopts it',
+    isToggled: args => !!target(args)?.keep,
+    isVisible: isSidebar,
+    isEnabled: args =>
+      isSidebar(args) &&
+      ['running', 'starting'].includes(target(args)?.status ?? ''),
+    execute: ctx.forCluster(cluster => model.keep(cluster.id, !cluster.keep))
+  };
 }
 
 function scale(ctx: ICommandContext): CommandRegistry.ICommandOptions {

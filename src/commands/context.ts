@@ -14,7 +14,11 @@ import { ReadonlyPartialJSONObject } from '@lumino/coreutils';
 
 import { IClusterModel } from '../api';
 import { DashboardPane } from '../dashboard';
-import { ClusterListModel, ClusterSidebar } from '../sidebar';
+import {
+  ClusterListModel,
+  ClusterSidebar,
+  NewClusterPreferences
+} from '../sidebar';
 
 export interface IActionOptions {
   model: ClusterListModel;
@@ -25,6 +29,8 @@ export interface IActionOptions {
   panes: WidgetTracker<DashboardPane>;
   /** For "Send File to Dask Workers" on a file of the file browser. */
   browsers: IFileBrowserFactory | null;
+  /** + NEW's last choice of the site's options. */
+  preferences: NewClusterPreferences;
 }
 
 export interface ICommandContext extends IActionOptions {

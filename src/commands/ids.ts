@@ -8,6 +8,7 @@ export namespace CommandIDs {
   export const scaleCluster = 'coffea-casa:scale-cluster';
   export const shutdownCluster = 'coffea-casa:shutdown-cluster';
   export const dismissCluster = 'coffea-casa:dismiss-cluster';
+  export const keepCluster = 'coffea-casa:keep-cluster';
   export const injectClientCode = 'coffea-casa:inject-client-code';
   export const copySchedulerAddress = 'coffea-casa:copy-scheduler-address';
   export const openDashboardPlot = 'coffea-casa:open-dashboard-plot';

@@ -22,6 +22,7 @@ const CARD_ITEMS = [
   CommandIDs.scaleCluster,
   CommandIDs.showJobs,
   CommandIDs.toggleReport,
+  CommandIDs.keepCluster,
   CommandIDs.installPackages,
   CommandIDs.openDashboard,
   CommandIDs.shutdownCluster,

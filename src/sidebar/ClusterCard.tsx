@@ -1,9 +1,9 @@
 import * as React from 'react';
 
-import { IClusterModel } from '../api';
+import { IClusterModel, IKeepModel } from '../api';
 import { canConnect } from '../inject';
 import { handleCardPress } from './drag';
-import { formatBytes } from './format';
+import { formatBytes, formatDuration } from './format';
 
 export interface IClusterCardProps {
   cluster: IClusterModel;
@@ -18,6 +18,8 @@ export interface IClusterCardProps {
   onDismiss: () => void;
   onJobs: () => void;
   onRecord: () => void;
+  /** Keep it running when the server stops, or not (sidebar clusters). */
+  onKeep: () => void;
 }
 
 /**
@@ -51,6 +53,14 @@ export function ClusterCard(props: IClusterCardProps): JSX.Element {
           {cluster.name}
         </span>
         <KindBadge cluster={cluster} />
+        {cluster.keep && (
+          <span
+            className="jp-CoffeaCasa-badge jp-CoffeaCasa-keptBadge"
+            title={`Kept: runs on when this Jupyter server stops, ${keepText(cluster.keep)}`}
+          >
+            kept
+          </span>
+        )}
         <span className={`jp-CoffeaCasa-status jp-mod-${cluster.status}`}>
           {cluster.status}
         </span>
@@ -95,9 +105,27 @@ function KindBadge(props: { cluster: IClusterModel }): JSX.Element | null {
   );
 }
 
-/** Backend, scheduler address, workers, adaptive bounds, cores and memory. */
+/** How long a kept cluster waits for the next server to adopt it. */
+export function keepText(keep: IKeepModel): string {
+  if (keep.until) {
+    return `until ${new Date(keep.until * 1000).toLocaleString()} unless a server adopts it`;
+  }
+  return `up to ${formatDuration(keep.seconds)} after the server stops`;
+}
+
+/** One worker job: `4 cores · 6.0 GiB`. */
+export function shapeText(cores: number, memoryBytes: number): string {
+  return `${cores} ${cores === 1 ? 'core' : 'cores'} · ${formatBytes(memoryBytes)}`;
+}
+
+/**
+ * Backend, scheduler address, workers, adaptive bounds, cores and memory,
+ * the worker shape (what one worker job gets), and until when it is kept.
+ */
 function CardFields(props: { cluster: IClusterModel }): JSX.Element {
   const { cluster } = props;
+  const shape = cluster.worker_shape;
+  const local = cluster.backend !== 'htcondor';
   return (
     <dl className="jp-CoffeaCasa-cardFields">
       <dt>Backend</dt>
@@ -133,6 +161,35 @@ function CardFields(props: { cluster: IClusterModel }): JSX.Element {
       <dd className="jp-CoffeaCasa-memory">
         {formatBytes(cluster.memory_bytes)}
       </dd>
+      {shape && (
+        <>
+          <dt>Worker</dt>
+          <dd className="jp-CoffeaCasa-shape">
+            {shapeText(shape.cores, shape.memory_bytes)}
+          </dd>
+        </>
+      )}
+      {shape?.image && (
+        <>
+          <dt>Image</dt>
+          <dd
+            className={'jp-CoffeaCasa-image' + (local ? ' jp-mod-unused' : '')}
+            title={
+              local
+                ? `${shape.image}: the local backend runs its workers as processes here; the image is used on HTCondor`
+                : shape.image
+            }
+          >
+            {shape.image}
+          </dd>
+        </>
+      )}
+      {cluster.keep && (
+        <>
+          <dt>Kept</dt>
+          <dd className="jp-CoffeaCasa-keep">{keepText(cluster.keep)}</dd>
+        </>
+      )}
     </dl>
   );
 }
@@ -145,20 +202,26 @@ function CardActions(props: IClusterCardProps): JSX.Element {
   const { busy } = props;
   const running = props.cluster.status === 'running';
   const lost = props.cluster.status === 'lost';
+  const sidebar = (props.cluster.kind ?? 'sidebar') === 'sidebar';
   return (
     <>
-      <label
-        className="jp-CoffeaCasa-record"
-        title="Stopping saves the Dask performance report and opens it in a tab"
-      >
-        <input
-          type="checkbox"
-          checked={!!props.cluster.recording}
-          disabled={!running || busy}
-          onChange={props.onRecord}
+      {sidebar && (
+        <CardToggle
+          className="jp-CoffeaCasa-keepToggle"
+          title="A kept cluster runs on when this Jupyter server stops, and the next server adopts it; if none does in time (the site's coffea-casa.keep-for), it closes itself"
+          checked={!!props.cluster.keep}
+          disabled={!(running || props.cluster.status === 'starting') || busy}
+          onChange={props.onKeep}
+          label="Keep running when the server stops"
         />
-        Record performance report
-      </label>
+      )}
+      <CardToggle
+        title="Stopping saves the Dask performance report and opens it in a tab"
+        checked={!!props.cluster.recording}
+        disabled={!running || busy}
+        onChange={props.onRecord}
+        label="Record performance report"
+      />
       <div className="jp-CoffeaCasa-cardButtons">
         <button
           className="jp-Button jp-mod-styled jp-mod-reject"
@@ -184,6 +247,31 @@ function CardActions(props: IClusterCardProps): JSX.Element {
         </button>
       </div>
     </>
+  );
+}
+
+/** A checkbox of the card whose state is the server's (the click asks it). */
+function CardToggle(props: {
+  label: string;
+  title: string;
+  checked: boolean;
+  disabled: boolean;
+  onChange: () => void;
+  className?: string;
+}): JSX.Element {
+  return (
+    <label
+      className={`jp-CoffeaCasa-record ${props.className ?? ''}`.trim()}
+      title={props.title}
+    >
+      <input
+        type="checkbox"
+        checked={props.checked}
+        disabled={props.disabled}
+        onChange={props.onChange}
+      />
+      {props.label}
+    </label>
   );
 }
 

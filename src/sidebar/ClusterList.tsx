@@ -22,6 +22,7 @@ export interface IClusterListProps {
   onDismiss: (id: string) => void;
   onJobs: (id: string) => void;
   onRecord: (id: string) => void;
+  onKeep: (id: string) => void;
 }
 
 export const EMPTY_MESSAGE =
@@ -67,6 +68,7 @@ export function ClusterList(props: IClusterListProps): JSX.Element {
               onDismiss={() => props.onDismiss(cluster.id)}
               onJobs={() => props.onJobs(cluster.id)}
               onRecord={() => props.onRecord(cluster.id)}
+              onKeep={() => props.onKeep(cluster.id)}
             />
           ))}
         </ul>

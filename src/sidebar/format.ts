@@ -10,3 +10,16 @@ export function formatBytes(bytes: number): string {
   const digits = power === 0 || value >= 100 ? 0 : 1;
   return `${value.toFixed(digits)} ${UNITS[power]}`;
 }
+
+/** Format seconds as a site would write them: `24 h`, `90 min`, `20 s`. */
+export function formatDuration(seconds: number): string {
+  for (const [unit, size] of [
+    ['h', 3600],
+    ['min', 60]
+  ] as const) {
+    if (seconds >= size) {
+      return `${Number((seconds / size).toPrecision(3))} ${unit}`;
+    }
+  }
+  return `${Number(seconds.toPrecision(3))} s`;
+}

@@ -1,4 +1,6 @@
 export * from './model';
+export * from './NewClusterDialog';
 export * from './PackagesDialog';
+export * from './preferences';
 export * from './ScaleDialog';
 export * from './widget';

@@ -5,12 +5,17 @@ import { ISignal, Signal } from '@lumino/signaling';
 
 import {
   adaptCluster,
+  ApiError,
   errorMessage as message,
   IAdaptModel,
   IClusterModel,
+  IClusterOption,
   IDashboardPlot,
+  INewClusterOptions,
   installPackages,
   IReportLocation,
+  keepCluster,
+  listClusterOptions,
   listClusters,
   listDashboardPlots,
   scaleCluster,
@@ -175,8 +180,29 @@ export class ClusterListModel {
     await this._poll.tick;
   }
 
-  /** Ask the server for a new cluster with its default options. */
-  async startCluster(): Promise<IClusterModel | null> {
+  /**
+   * The cluster options the site offers; none where the server has no such
+   * route (an older server), so that + NEW still starts a cluster.
+   */
+  async clusterOptions(): Promise<IClusterOption[]> {
+    try {
+      return await listClusterOptions(this.serverSettings);
+    } catch (error) {
+      if (error instanceof ApiError && error.status === 404) {
+        return [];
+      }
+      throw error;
+    }
+  }
+
+  /**
+   * Ask the server for a new cluster (by default with the site's defaults).
+   * A request it refuses (400: a value outside the site's limits) is thrown,
+   * for the form to show; other failures are notified.
+   */
+  async startCluster(
+    request: INewClusterOptions = {}
+  ): Promise<IClusterModel | null> {
     if (this._starting) {
       return null;
     }
@@ -185,9 +211,12 @@ export class ClusterListModel {
     this._changed.emit();
     let cluster: IClusterModel | null = null;
     try {
-      cluster = await startCluster({}, this.serverSettings);
+      cluster = await startCluster(request, this.serverSettings);
       this._selectedId = cluster.id;
     } catch (error) {
+      if (error instanceof ApiError && error.status === 400) {
+        throw error;
+      }
       this._actionError = `Could not start a cluster: ${message(error)}`;
       Notification.error(this._actionError, { autoClose: 8000 });
     } finally {
@@ -209,6 +238,13 @@ export class ClusterListModel {
   adapt(id: string, adapt: IAdaptModel): Promise<boolean> {
     return this._act(id, 'make adaptive', () =>
       adaptCluster(id, adapt, this.serverSettings)
+    );
+  }
+
+  /** Keep the cluster running when the server stops, or not. */
+  keep(id: string, keep: boolean): Promise<boolean> {
+    return this._act(id, keep ? 'keep' : 'stop keeping', () =>
+      keepCluster(id, keep, this.serverSettings)
     );
   }
 

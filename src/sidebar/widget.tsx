@@ -91,6 +91,7 @@ export class ClusterSidebar extends ReactWidget {
                   onDismiss={id => run(CommandIDs.dismissCluster, { id })}
                   onJobs={id => run(CommandIDs.showJobs, { id })}
                   onRecord={id => run(CommandIDs.toggleReport, { id })}
+                  onKeep={id => run(CommandIDs.keepCluster, { id })}
                 />
               )}
             </div>

@@ -29,6 +29,8 @@ test.describe('cluster actions (local backend)', () => {
 
     const cards = panel.locator('.jp-CoffeaCasa-card');
     await expect(cards).toHaveCount(1);
+    // this site declares no cluster options: one click, no form
+    await expect(page.locator('.jp-Dialog')).toHaveCount(0);
     const first = cards.first();
     await expect(first.locator('.jp-CoffeaCasa-status')).toHaveText('running', {
       timeout: 60000

@@ -4,77 +4,23 @@
  * dashboard pane. This spec runs its own server (port 8890, its own runtime
  * dir) so that it can kill it.
  */
-import { ChildProcess, spawn } from 'child_process';
-import * as fs from 'fs';
-import * as os from 'os';
-import * as path from 'path';
-
 import { expect, test } from './fixtures';
 import {
-  apiOf,
   card,
   isAlive,
   listClusters,
   openSidebar,
   screenshot
 } from './helpers';
+import { OwnServer } from './own-server';
 
-const ORIGIN = 'http://localhost:8890';
-const API = apiOf(ORIGIN);
-const runtimeDir = fs.mkdtempSync(
-  path.join(os.tmpdir(), 'coffea-casa-restart-')
-);
-let server: ChildProcess | null = null;
+// a cluster left behind by a failed run closes itself soon
+const server = new OwnServer(8890, { DASK_COFFEA_CASA__ORPHAN_TIMEOUT: '60' });
+const ORIGIN = server.origin;
+const API = server.api;
 const hosts: number[] = []; // the clusters' host processes, for the clean-up
-
-async function startServer(): Promise<void> {
-  const log = fs.openSync(path.join(runtimeDir, 'server.log'), 'a');
-  server = spawn(
-    'jupyter',
-    [
-      'lab',
-      '--config',
-      'jupyter_server_test_config.py',
-      '--ServerApp.port=8890',
-      '--ServerApp.port_retries=0'
-    ],
-    {
-      cwd: path.resolve(__dirname, '..'),
-      env: {
-        ...process.env,
-        JUPYTER_RUNTIME_DIR: runtimeDir,
-        // a cluster left behind by a failed run closes itself soon
-        DASK_COFFEA_CASA__ORPHAN_TIMEOUT: '60'
-      },
-      stdio: ['ignore', log, log]
-    }
-  );
-  const deadline = Date.now() + 90000;
-  while (Date.now() < deadline) {
-    try {
-      if ((await fetch(`${API}/health`)).ok) {
-        return;
-      }
-    } catch {
-      // not listening yet
-    }
-    await new Promise(resolve => setTimeout(resolve, 300));
-  }
-  throw new Error(
-    'the jupyter server on 8890 did not start: ' +
-      fs.readFileSync(path.join(runtimeDir, 'server.log'), 'utf-8').slice(-3000)
-  );
-}
-
-async function stopServer(signal: NodeJS.Signals): Promise<void> {
-  const proc = server;
-  server = null;
-  if (proc && proc.exitCode === null) {
-    const exited = new Promise(resolve => proc.once('exit', resolve));
-    proc.kill(signal);
-    await exited;
-  }
-}
+const startServer = () => server.start();
+const stopServer = (signal: NodeJS.Signals) => server.stop(signal);
 
 test.describe('a crashed server finds its clusters again', () => {
   test.use({ baseURL: ORIGIN });
@@ -88,7 +34,7 @@ test.describe('a crashed server finds its clusters again', () => {
         .poll(() => hosts.filter(isAlive), { timeout: 60000 })
         .toEqual([]);
     } finally {
-      fs.rmSync(runtimeDir, { recursive: true, force: true });
+      server.removeRuntimeDir();
     }
   });
 
