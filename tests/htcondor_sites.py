@@ -17,7 +17,8 @@ from pathlib import Path
 from test_rest_api import ROOT, JupyterServer
 
 # The product's files for one test, and small workers that fit 2 cores: what a user's
-# environment holds on every site. No Docker on either pool: the vanilla universe.
+# environment holds on every site. No Docker on either pool: the vanilla universe. The site's
+# options are the shipped ones (a test's own environment may declare none).
 ATTRIBUTES = ("ClusterId,ProcId,JobStatus,Owner,JobBatchName,HoldReason,RemoteHost,RequestCpus,RequestMemory,"
               "JobUniverse,TransferInput,EncryptInputFiles,DaskSchedulerAddress,RemoveReason,ExitCode,Cmd")
 
@@ -33,7 +34,7 @@ def product_env(home: Path) -> dict:
         "DASK_JOBQUEUE__COFFEA_CASA__WORKER_EXTRA_ARGS": '["--host", "127.0.0.2"]',
         "DASK_JOBQUEUE__COFFEA_CASA__WORKER_IMAGE": "",
         "DASK_JOBQUEUE__COFFEA_CASA__CORES": "1",
-        "DASK_JOBQUEUE__COFFEA_CASA__MEMORY": "1 GiB",
+        "DASK_JOBQUEUE__COFFEA_CASA__MEMORY": "2 GiB",  # the smallest the shipped coffea-casa.options allow
         "JUPYTER_RUNTIME_DIR": str(home / "runtime"),
         "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "tests")]),
         "PYTHONUNBUFFERED": "1",
