@@ -48,6 +48,14 @@ if os.environ.get("COFFEA_CASA_UI_BACKEND") == "htcondor":
     # port (8001, one worker per container there) would collide from job two on.
     os.environ["DASK_LABEXTENSION__FACTORY__KWARGS__NANNY_PORT"] = "None"
 
+# A server that pool.spec.ts starts inside the real HTCondor pool (tests/condor_pool), as its
+# user: the real condor_* tools on PATH, no Docker (the vanilla universe), workers on loopback.
+if os.environ.get("COFFEA_CASA_UI_BACKEND") == "pool":
+    os.environ["DASK_COFFEA_CASA__BACKEND"] = "htcondor"
+    os.environ["DASK_JOBQUEUE__COFFEA_CASA__WORKER_IMAGE"] = ""
+    os.environ["DASK_JOBQUEUE__COFFEA_CASA__MEMORY"] = "2 GiB"
+    os.environ["DASK_JOBQUEUE__COFFEA_CASA__WORKER_EXTRA_ARGS"] = '["--host", "127.0.0.2"]'
+
 from jupyterlab.galata import configure_jupyter_server  # noqa: E402
 
 configure_jupyter_server(c)  # noqa: F821

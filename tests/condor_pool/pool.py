@@ -224,6 +224,10 @@ def _mount_all(root):
     _sh("mount", "--rbind", "/dev", f"{root}/dev")
     # A bind of /dev does not carry /dev/shm: without it every Nanny dies in SemLock.
     _sh("mount", "-t", "tmpfs", "-o", "mode=1777", "shm", f"{root}/dev/shm")
+    # Terminals of its own, owned by group tty as on an execute node: a job's sshd
+    # (condor_ssh_to_job) gives its pty to group tty, which fails on this machine's devpts.
+    _sh("mount", "-t", "devpts", "-o", "newinstance,gid=5,mode=620,ptmxmode=0666", "devpts", f"{root}/dev/pts")
+    _sh("mount", "--bind", f"{root}/dev/pts/ptmx", f"{root}/dev/ptmx")
     _sh("mount", "--rbind", "/sys", f"{root}/sys")
     for path in shared_paths():
         target = root / path.relative_to("/")

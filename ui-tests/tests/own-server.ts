@@ -11,9 +11,14 @@ import * as path from 'path';
 import { apiOf } from './helpers';
 
 export class OwnServer {
+  /**
+   * `launcher`: what runs `jupyter lab ...` (e.g. inside the real HTCondor
+   * pool: `python tests/condor_pool/pool.py --`); by default, nothing.
+   */
   constructor(
     readonly port: number,
-    private readonly _env: Record<string, string> = {}
+    private readonly _env: Record<string, string> = {},
+    private readonly _launcher: string[] = []
   ) {
     this.origin = `http://localhost:${port}`;
     this.api = apiOf(this.origin);
@@ -31,6 +36,7 @@ export class OwnServer {
       this._runtimeDir = fs.mkdtempSync(
         path.join(os.tmpdir(), `coffea-casa-${this.port}-`)
       );
+      fs.chmodSync(this._runtimeDir, 0o1777); // a launcher may run the server as another user
     }
     return this._runtimeDir;
   }
@@ -39,9 +45,11 @@ export class OwnServer {
   async start(): Promise<void> {
     const logFile = path.join(this.runtimeDir, 'server.log');
     const log = fs.openSync(logFile, 'a');
+    const [command, ...args] = [...this._launcher, 'jupyter'];
     this._proc = spawn(
-      'jupyter',
+      command,
       [
+        ...args,
         'lab',
         '--config',
         'jupyter_server_test_config.py',
