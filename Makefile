@@ -21,7 +21,7 @@ lab: install
 	jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
 
 test: install ui-tests/node_modules/.stamp chromium condor-pool
-	$(call loopback,$(POOL_REQUIRED) python -m pytest tests -q -p no:cacheprovider)
+	$(call loopback,$(POOL_REQUIRED) python -m pytest tests -q -p no:cacheprovider $(PYTEST_PARALLEL))
 	cd ui-tests && $(call loopback,jlpm playwright test)
 
 # The same test as in `make test`, which is derandomized; here FUZZ_EXAMPLES per operation
@@ -69,6 +69,9 @@ condor-pool: $(VENV)/.installed
 clean:
 	rm -rf $(VENV) node_modules ui-tests/node_modules lib coffea_casa_lab/labextension .condor-pool
 
+# Test files side by side (most of a test waits on processes and the network): each file on
+# one worker, so its module fixtures start once (and the real pool's tests share one pool).
+PYTEST_PARALLEL ?= -n 3 --dist loadfile
 # As root the real-pool tests must run (they skip, saying why, elsewhere).
 POOL_REQUIRED := $(if $(filter 0,$(shell id -u)),env COFFEA_CASA_POOL=required)
 

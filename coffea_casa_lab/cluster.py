@@ -419,6 +419,9 @@ class CoffeaCasaCluster(HTCondorCluster):
             self.status = Status.failed
             await self._close()
             raise _port_taken("dashboard", wanted)
+        if actual:  # the settings say where it really is (the documented port may be another cluster's)
+            options = self.settings["scheduler_options"]
+            options["dashboard_address"] = f"{options['dashboard_address'].rsplit(':', 1)[0]}:{actual}"
         if not registry.HOST_PROCESS:
             self._register()
         self._idle_watch = idle.watch(self)

@@ -145,6 +145,10 @@ class Hub:
         s.get(f"{self.url}/hub/login", timeout=30)
         r = s.post(f"{self.url}/hub/login", data={"username": name, "password": self.password,
                                                   "_xsrf": s.cookies.get("_xsrf", "")}, timeout=60)
+        if r.status_code == 200 and "/hub/spawn-pending/" in r.url:
+            # the hub spawns the user's server at login; a slow spawn lands on its waiting page
+            assert wait_until(lambda: self.user(name)["servers"].get("", {}).get("ready"), 120), self.output()
+            r = s.get(f"{self.url}/user/{name}/", timeout=60)
         assert r.status_code == 200 and f"/user/{name}/" in r.url, (r.status_code, r.url)
         return s
 

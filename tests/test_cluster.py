@@ -110,14 +110,14 @@ def test_external_address_comes_from_the_environment(monkeypatch):
 
 
 def test_several_clusters_at_once_take_free_ports():
-    documented_port_free = port_is_free("127.0.0.2", 8786)
-    first = CoffeaCasaCluster()
-    second = CoffeaCasaCluster()
+    # a documented port of the test's own: 8786 itself may be another test's (pytest-xdist)
+    documented = free_port("127.0.0.2")
+    first = CoffeaCasaCluster(scheduler_port=documented)
+    second = CoffeaCasaCluster(scheduler_port=documented)
     try:
         ports = {c.scheduler_address.rsplit(":", 1)[1] for c in (first, second)}
         assert len(ports) == 2
-        if documented_port_free:  # (another program on this machine may hold it)
-            assert first.scheduler_address.endswith(":8786")
+        assert first.scheduler_address.endswith(f":{documented}")
         assert first.dashboard_link != second.dashboard_link
         assert second.settings["scheduler_options"]["external_address"] == second.scheduler_address
     finally:
@@ -125,22 +125,20 @@ def test_several_clusters_at_once_take_free_ports():
         first.close()
 
 
-def port_is_free(host, port):
+def free_port(host):
     with socket.socket() as s:
-        try:
-            s.bind((host, port))
-            return True
-        except OSError:
-            return False
+        s.bind((host, 0))
+        return s.getsockname()[1]
 
 
 def test_strict_ports_site_gets_a_clear_error(no_leaks):
-    first = CoffeaCasaCluster()
+    documented = free_port("127.0.0.2")
+    first = CoffeaCasaCluster(scheduler_port=documented)
     threads = threading.active_count()
     try:
         with dask.config.set({"coffea-casa.strict-ports": True}):
-            with pytest.raises(PortInUseError, match="8786 is already in use"):
-                CoffeaCasaCluster()
+            with pytest.raises(PortInUseError, match=f"{documented} is already in use"):
+                CoffeaCasaCluster(scheduler_port=documented)
             # the scheduler port of another program, the dashboard port of the first cluster
             dashboard = int(first.dashboard_link.split(":")[-1].split("/")[0])
             with pytest.raises(PortInUseError, match=f"{dashboard} is already in use"):

@@ -1,6 +1,8 @@
-"""The docs' HTCondor workflows, end to end through the product's own code paths, on the
-HTCondor test double and on a real personal HTCondor pool (tests/condor_pool): the same
-scenarios on both, so the double cannot drift from the real thing unseen."""
+"""The docs' HTCondor workflows, end to end through the product's own code paths. Written once
+against a Site (htcondor_sites.py), they run on the HTCondor test double
+(test_scenarios_on_the_double.py) and on a real personal HTCondor pool
+(test_scenarios_on_the_real_pool.py): the same scenarios on both, so the double cannot drift
+from the real thing unseen. Each of those files provides `make_site`."""
 
 import json
 import os
@@ -12,18 +14,15 @@ from pathlib import Path
 import pytest
 
 from conftest import wait_until
-from htcondor_sites import DoubleSite, PoolSite
 from test_rest_api import wait_cluster
 
 RUNNING, HELD, VANILLA = 2, 5, 5
 
 
-@pytest.fixture(params=["double", "pool"])
-def site(request):
-    if request.param == "double":
-        site = DoubleSite(request.getfixturevalue("condor_double"))
-    else:
-        site = PoolSite(request.getfixturevalue("condor_pool"))
+@pytest.fixture
+def site(make_site):
+    """A Site for one scenario; afterwards its queue holds none of the scenario's jobs."""
+    site = make_site()
     yield site
     ours = lambda: [ad for ad in site.queue()  # noqa: E731
                     if str(ad.get("DaskSchedulerAddress", "")).startswith("tls://127.0.0.2:")]
