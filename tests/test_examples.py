@@ -176,7 +176,9 @@ def test_notebook(name, own_cluster, tmp_path, running_cluster, monkeypatch, no_
         f"chunksize = {CHUNKSIZE}\n"
     )
     nb.cells.append(nbformat.v4.new_code_cell(REPORT.format(key=AXES[name][0])))
-    NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    # a cell that hangs is interrupted well inside pytest-timeout: its traceback says where
+    NotebookClient(nb, timeout=150, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}},
+                   interrupt_on_timeout=True).execute()
 
     report = json.loads(outputs(nb.cells[-1]))
     _, lo, hi = AXES[name]

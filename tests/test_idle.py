@@ -54,7 +54,8 @@ async def test_work_and_clients_keep_it():
             async with Client(cluster, asynchronous=True, security=CoffeaCasaCluster.security()) as client:
                 # A task that runs well past the timeout, queued before its worker arrives:
                 # the cluster is busy all along, never idle.
-                assert await client.submit(time.sleep, 5.0, pure=False) is None
+                # (bounded well inside pytest-timeout, so that a hang shows where it was)
+                assert await asyncio.wait_for(client.submit(time.sleep, 5.0, pure=False), 120) is None
                 assert cluster.worker_spec and summary(cluster)["idle"] is None
                 await _until(lambda: not cluster.worker_spec, timeout=20)  # idle afterwards
 

@@ -34,6 +34,13 @@ function hold(job: string, reason: string): void {
   });
 }
 
+/** A hold reason as condor_hold words it. */
+function byUser(reason: string): RegExp {
+  return new RegExp(
+    `^${reason.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\(by user \\w+\\)$`
+  );
+}
+
 /** Pids of (interactive) shells whose working directory is `dir`. */
 function shellsIn(dir: string, interactive = true): number[] {
   return fs
@@ -77,9 +84,10 @@ test.describe('held jobs (htcondor)', () => {
       '0 idle · 1 running · 2 held',
       { timeout: 30000 }
     );
+    // condor_hold says who held a job: "<reason> (by user <name>)"
     await expect(theCard.locator('.jp-CoffeaCasa-holdReason')).toHaveText([
-      `Held: ${MEMORY}`,
-      `Held: ${IMAGE}`
+      byUser(`Held: ${MEMORY}`),
+      byUser(`Held: ${IMAGE}`)
     ]);
     await screenshot(page, testInfo, 'card-held-jobs');
 
@@ -88,10 +96,10 @@ test.describe('held jobs (htcondor)', () => {
     const row = (id: string) => pane.locator(`tr[data-job-id="${id}"]`);
     await expect(row(ids[0])).toContainText('held', { timeout: 30000 });
     await expect(row(ids[0]).locator('.jp-CoffeaCasa-holdReason')).toHaveText(
-      MEMORY
+      byUser(MEMORY)
     );
     await expect(row(ids[1]).locator('.jp-CoffeaCasa-holdReason')).toHaveText(
-      IMAGE
+      byUser(IMAGE)
     );
     await expect(
       row(ids[2]).getByRole('button', { name: 'Release' })

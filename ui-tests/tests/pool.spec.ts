@@ -24,11 +24,11 @@ const POOL = path.resolve(__dirname, '../../tests/condor_pool/pool.py');
 const INSTALLED = path.resolve(__dirname, '../../.condor-pool/.installed');
 const AVAILABLE = process.getuid?.() === 0 && fs.existsSync(INSTALLED);
 const REASON = 'over the site memory policy';
-const server = new OwnServer(
-  8893,
-  { COFFEA_CASA_UI_BACKEND: 'pool' },
-  ['python', POOL, '--']
-);
+const server = new OwnServer(8893, { COFFEA_CASA_UI_BACKEND: 'pool' }, [
+  'python',
+  POOL,
+  '--'
+]);
 
 /** A command as the pool's administrator (root, inside the pool). */
 function admin(...argv: string[]): string {
@@ -95,8 +95,11 @@ test.describe('a real HTCondor pool', () => {
     await expect
       .poll(
         async () =>
-          (await (await request.get(`${server.api}/clusters/${cluster.id}`)).json())
-            .workers,
+          (
+            await (
+              await request.get(`${server.api}/clusters/${cluster.id}`)
+            ).json()
+          ).workers,
         { timeout: 60000 }
       )
       .toBe(2);
@@ -109,9 +112,12 @@ test.describe('a real HTCondor pool', () => {
       .click();
     await expect(row(ids[1])).toHaveCount(0, { timeout: 30000 });
     await expect
-      .poll(() => admin('condor_q', '-allusers', '-af', 'ClusterId', 'ProcId'), {
-        timeout: 30000
-      })
+      .poll(
+        () => admin('condor_q', '-allusers', '-af', 'ClusterId', 'ProcId'),
+        {
+          timeout: 30000
+        }
+      )
       .not.toContain(ids[1].replace('.', ' '));
 
     // Shell: condor_ssh_to_job in a lab terminal; its shell is in the job's sandbox
@@ -138,7 +144,9 @@ test.describe('a real HTCondor pool', () => {
       .toContain('/execute/dir_');
     await screenshot(page, testInfo, 'pool-job-shell');
     fs.rmSync(path.dirname(marker), { recursive: true, force: true });
-    const terminals = await request.get(`${server.origin}/user/alice/api/terminals`);
+    const terminals = await request.get(
+      `${server.origin}/user/alice/api/terminals`
+    );
     for (const { name } of await terminals.json()) {
       await request.delete(`${server.origin}/user/alice/api/terminals/${name}`);
     }
