@@ -208,7 +208,8 @@ def test_one_submission_for_n_workers_tls_files_shipped_and_scale_down_by_proc(s
     assert len(clusters) == 1 and sorted(i.split(".")[1] for i in ids) == ["0", "1", "2"], ids  # one submission
     listed = lambda files: [f.strip() for f in files.split(",")]  # noqa: E731 (HTCondor drops the blanks)
     for ad in out["ads"]:
-        assert [Path(f).name for f in listed(ad["TransferInput"])] == ["ca.pem", "hostcert.pem", "tls_workaround.py"]
+        assert [Path(f).name for f in listed(ad["TransferInput"])] == ["ca.pem", "hostcert.pem", "tls_workaround.py",
+                                                                          "log_forward.py"]
         assert listed(ad["EncryptInputFiles"]) == listed(ad["TransferInput"]) and ad["JobUniverse"] == VANILLA
     # scale(1) left one of the three procs running (the script saw it), and close() removed it too
     assert len(out["kept"]) == 1 and out["kept"][0] in ids and out["total"] == 3

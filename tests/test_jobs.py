@@ -74,7 +74,12 @@ def test_htcondor_jobs_list_logs_kill_and_foreign_jobs(tmp_path, condor_double):
         r = server.api("DELETE", f"clusters/{id}/jobs/{killed}", timeout=120)
         assert r.status_code == 200 and r.json()["status"] == "removed"
         assert wait_until(lambda: condor_double.job(killed) is None or condor_double.job(killed)["JobStatus"] == 3)
-        assert [j["id"] for j in server.api("GET", f"clusters/{id}/jobs").json()] == [jobs[1]["id"]]
+        listed = {j["id"]: j for j in server.api("GET", f"clusters/{id}/jobs").json()}
+        assert [i for i, j in listed.items() if j["in_queue"]] == [jobs[1]["id"]]
+        # it stays in the pane, with its story: the cluster removed it, asked from this pane
+        assert (listed[killed]["status"], listed[killed]["end"]["text"]) == (
+            "removed", "removed by the cluster: killed from the jobs pane"), listed[killed]
+        assert server.api("DELETE", f"clusters/{id}/jobs/{killed}").status_code == 409  # ended already
         assert server.api("GET", f"clusters/{id}").json()["requested_workers"] == 1
     finally:
         server.stop()
@@ -114,7 +119,13 @@ def test_local_jobs_are_the_worker_processes(tmp_path):
         r = server.api("DELETE", f"clusters/{id}/jobs/{victim}")
         assert r.status_code == 200 and r.json()["status"] == "removed"
         assert wait_until(lambda: not psutil.pid_exists(victim) or psutil.Process(victim).status() == psutil.STATUS_ZOMBIE)
-        assert [j["id"] for j in server.api("GET", f"clusters/{id}/jobs").json()] == [jobs[1]["id"]]
+        listed = {j["id"]: j for j in server.api("GET", f"clusters/{id}/jobs").json()}
+        assert [i for i, j in listed.items() if j["in_queue"]] == [jobs[1]["id"]]
+        assert (listed[str(victim)]["status"], listed[str(victim)]["end"]["text"]) == (
+            "removed", "removed by the cluster: killed from the jobs pane"), listed[str(victim)]
+        # its log outlives it: what the worker sent its scheduler while it ran
+        logs = server.api("GET", f"clusters/{id}/jobs/{victim}/logs").json()
+        assert logs["source"] == "dask" and "Registered to" in logs["stderr"], logs
         assert wait_cluster(server, id, lambda m: m["workers"] == 1)["requested_workers"] == 1
     finally:
         server.stop()
@@ -134,7 +145,8 @@ def test_htcondor_queue_counts_in_one_query_and_held_job_released(tmp_path, cond
             time.sleep(2.1)  # the manager's QUEUE_TTL
         queries = len(condor_double.transactions("q")) - before
         assert 1 <= queries <= 3, queries  # one per poll for both clusters, never one per cluster or job
-        assert models[id]["queue"] == {"idle": 0, "running": 2, "held": 0, "hold_reasons": []}
+        assert models[id]["queue"] == {"idle": 0, "running": 2, "held": 0, "hold_reasons": [], "idle_reason": None,
+                                       "idle_job": None}
         assert models[second["id"]]["queue"]["running"] == 1
 
         victim = server.api("GET", f"clusters/{id}/jobs").json()[0]["id"]
@@ -142,7 +154,8 @@ def test_htcondor_queue_counts_in_one_query_and_held_job_released(tmp_path, cond
         subprocess.run(["condor_hold", "-reason", reason, victim], check=True, capture_output=True)
         model = wait_cluster(server, id, lambda m: (m["queue"] or {}).get("held") == 1)
         reason += f" (by user {owner()})"  # HTCondor says who held it
-        assert model["queue"] == {"idle": 0, "running": 1, "held": 1, "hold_reasons": [reason]}
+        assert model["queue"] == {"idle": 0, "running": 1, "held": 1, "hold_reasons": [reason], "idle_reason": None,
+                                  "idle_job": None}
         held = {j["id"]: j for j in server.api("GET", f"clusters/{id}/jobs").json()}[victim]
         assert (held["status"], held["hold_reason"]) == ("held", reason)
         other = next(j for j in server.api("GET", f"clusters/{second['id']}/jobs").json())
@@ -156,6 +169,33 @@ def test_htcondor_queue_counts_in_one_query_and_held_job_released(tmp_path, cond
         assert model["queue"]["held"] == 0 and model.get("error") is None
         assert condor_double.job(victim)["NumJobStarts"] == 2  # the same job ran again, not a replacement
         assert len(server.api("GET", f"clusters/{id}/jobs").json()) == 2
+    finally:
+        server.stop()
+        subprocess.run(["condor_rm", "-all"], capture_output=True)
+    assert wait_until(lambda: not condor_double.running_pids(), timeout=60)
+
+
+def test_one_condor_q_and_one_condor_history_per_poll_for_all_clusters_cards_and_panes(tmp_path, condor_double):
+    env = dict(SMALL, DASK_COFFEA_CASA__BACKEND="htcondor", DASK_LABEXTENSION__FACTORY__KWARGS='{"nanny-port": None}')
+    server = JupyterServer(tmp_path / "jupyter", env)
+    try:
+        clusters = [start_cluster(server, 1)["id"], start_cluster(server, 1)["id"]]
+
+        def poll():  # what the sidebar and two open jobs panes ask, each round
+            assert server.api("GET", "clusters").status_code == 200
+            for id in clusters:
+                assert server.api("GET", f"clusters/{id}/jobs").status_code == 200
+
+        poll()  # the panes open: each reads its cluster's history back to the cluster's start once
+        time.sleep(2.1)
+        before = {tool: len(condor_double.transactions(tool)) for tool in ("q", "history")}
+        rounds = 4
+        for _ in range(rounds):
+            poll()
+            time.sleep(2.1)  # the watch's TTL
+        queries = {tool: len(condor_double.transactions(tool)) - n for tool, n in before.items()}
+        # one per poll for both clusters, both cards and both panes, never one per cluster, pane or job
+        assert 1 <= queries["q"] <= rounds and 1 <= queries["history"] <= rounds, queries
     finally:
         server.stop()
         subprocess.run(["condor_rm", "-all"], capture_output=True)
