@@ -5,7 +5,8 @@ import { errorMessage, IJobLogs } from '../api';
 import { PaneHeader } from './PaneHeader';
 
 /**
- * stdout and stderr of one job, in a lab tab.
+ * stdout and stderr of one job, in a lab tab: its output files, or (running,
+ * evicted, removed, local) the worker's Dask log, saying which.
  */
 export class JobLogsView extends ReactWidget {
   constructor(
@@ -41,9 +42,9 @@ export class JobLogsView extends ReactWidget {
         {logs && (
           <>
             {logs.source === 'dask' && (
-              <p className="jp-CoffeaCasa-note">
-                The job's output files are not back yet: stderr shows the
-                worker's Dask log.
+              <p className="jp-CoffeaCasa-note jp-CoffeaCasa-logSource">
+                {logs.note ??
+                  "The job's output files are not back yet: stderr shows the worker's Dask log."}
               </p>
             )}
             {(['stdout', 'stderr'] as const).map(stream => (

@@ -1,2 +1,3 @@
 export * from './JobLogs';
 export * from './JobsPanel';
+export * from './JobAnalysis';
