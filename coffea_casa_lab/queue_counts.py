@@ -8,13 +8,22 @@ Why jobs wait comes from the pool's own analysis, in the background (IdleReasons
 
 import time
 
-from .idle import duration
 from .idle_analysis import IdleReasons, settings
 from .job_story import HELD, IDLE, RUNNING
 from .schedd_watch import ScheddWatch
 
 FIRST_WAIT = 2.0  # how long a list waits for the first counts
 WAIT = 0.05  # how long it waits for fresh counts before it answers with the last ones
+
+
+def waited(seconds):
+    """45 s, 12 min, 2 h 5 min: how long a job has waited, to the unit that matters."""
+    seconds = int(seconds)
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min"
+    return f"{seconds // 3600} h {seconds % 3600 // 60} min"
 
 
 class QueueCounts:
@@ -50,7 +59,7 @@ class QueueCounts:
         if not waits:
             return summary
         jobs = "1 job" if len(waits) == 1 else f"{len(waits)} jobs"
-        return f"{jobs} waiting for {duration(max(waits))}: {summary}"
+        return f"{jobs} waiting for {waited(max(waits))}: {summary}"
 
     async def refresh(self, records):
         """Fresh counts for the HTCondor clusters among `records`, if the last ones are older than the TTL."""
