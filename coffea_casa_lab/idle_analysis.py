@@ -36,9 +36,8 @@ _SUMMARY = re.compile(
 
 def settings():
     """(after, every) in seconds, from `coffea-casa.idle-analysis`."""
-    s = config.get("idle-analysis", {}) or {}
-    return (float(parse_timedelta(s.get("after", 120), default="s")),
-            float(parse_timedelta(s.get("every", 60), default="s")))
+    return (float(parse_timedelta(config.get("idle-analysis.after", 120), default="s")),
+            float(parse_timedelta(config.get("idle-analysis.every", 60), default="s")))
 
 
 # --- the pool's analysis ---------------------------------------------------------------------

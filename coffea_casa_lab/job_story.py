@@ -93,9 +93,9 @@ def history_bound():
 
     from . import config
 
-    bound = config.get("job-history", {}) or {}
-    age = parse_timedelta(bound.get("max-age", 86400), default="s")
-    return int(bound.get("max-jobs", 100)), float(age if age is not None else 86400)
+    # leaf by leaf: dask finds `max_jobs` (DASK_COFFEA_CASA__JOB_HISTORY__MAX_JOBS) as `max-jobs`
+    age = parse_timedelta(config.get("job-history.max-age", 86400), default="s")
+    return int(config.get("job-history.max-jobs", 100)), float(age if age is not None else 86400)
 
 
 def within_bound(items, ended, now):

@@ -143,7 +143,10 @@ class Replacer:
             else:
                 states[name] = ad.get("JobStatus")
         if spooled:  # its output, before the cluster removes it (and the spool with it)
-            await fetch_spooled(spooled)
+            try:
+                await fetch_spooled(spooled)
+            except Exception as e:  # the job is replaced all the same
+                logger.warning("cannot fetch the output of jobs %s: %s", ", ".join(spooled), e)
         return lost, states
 
     def replace(self, cluster, lost, running=()):

@@ -105,10 +105,14 @@ class ScheddWatch:
     # --- the history ------------------------------------------------------------------------
     async def history(self, address, started):
         """The ads of the cluster's jobs that left the queue since `started`, within the site's bound."""
+        started = started or 0.0
+        if address in self._panes and self._panes[address][0] != started:  # a new cluster at this address
+            self._history.pop(address, None)
+            self._read_up_to.pop(address, None)
         first = address not in self._read_up_to
-        self._panes[address] = (started or 0.0, time.monotonic())
+        self._panes[address] = (started, time.monotonic())
         await self._history_query.refresh(force=first or address in self._left)
-        return list(self._history.get(address, {}).values())
+        return [ad for ad in self._history.get(address, {}).values() if (ad.get("QDate") or 0) >= started - 1]
 
     async def _fetch_history(self):
         now_wall, now = time.time(), time.monotonic()

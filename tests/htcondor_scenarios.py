@@ -103,6 +103,16 @@ def jobs(server, id):
     return {j["id"]: j for j in r.json()}
 
 
+def logs_of(server, id, job):
+    r = server.api("GET", f"clusters/{id}/jobs/{job}/logs", timeout=120)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def in_queue(jobs_by_id):
+    return [i for i, j in jobs_by_id.items() if j["in_queue"]]
+
+
 def wait_jobs_where(server, id, predicate, timeout=120):
     return wait_until(lambda: predicate(jobs(server, id)) and jobs(server, id), timeout=timeout, interval=0.3)
 
@@ -142,17 +152,27 @@ def test_held_jobs_stay_held_until_the_user_releases_or_removes_them(site):
         stop(server)
 
 
-def test_a_worker_job_removed_by_an_admin_is_replaced(site):
+def test_a_worker_job_removed_by_an_admin_is_replaced_and_stays_in_the_pane_with_its_log(site):
     server = site.server(QUICK_LOSS)
     try:
         model = start(server, 2)
         id = model["id"]
         victim = sorted(jobs(server, id))[0]
+        # the worker's log reaches its scheduler as it is written
+        assert wait_until(lambda: "Registered to" in logs_of(server, id, victim)["stderr"], timeout=60)
         # at once, within one check interval of its worker joining
         assert site.admin("condor_rm", victim).returncode == 0
-        assert wait_jobs_where(server, id, lambda js: len(js) == 2 and victim not in js, timeout=120), jobs(server, id)
+        assert wait_jobs_where(server, id, lambda js: len(in_queue(js)) == 2 and victim not in in_queue(js),
+                               timeout=120), jobs(server, id)
         model = wait_cluster(server, id, lambda m: m["workers"] == 2)
         assert model["workers"] == 2 and not model.get("error"), model
+        # it stays in the pane, removed by whom the pool says (root on a pool is "condor"), its log readable
+        gone = jobs(server, id)[victim]
+        assert (gone["status"], gone["in_queue"]) == ("removed", False), gone
+        assert (gone["end"]["kind"], gone["end"]["by"], gone["end"]["text"]) == ("removed", "condor", "removed by condor")
+        assert gone["ended"] >= gone["submitted"] and gone["host"], gone
+        log = logs_of(server, id, victim)
+        assert log["source"] == "dask" and "Registered to" in log["stderr"] and "removed job" in log["note"], log
     finally:
         stop(server)
 

@@ -5,6 +5,7 @@ import subprocess
 import time
 
 import psutil
+import pytest
 
 from condor_double.state import RUNNING, owner
 from conftest import wait_until
@@ -110,7 +111,7 @@ def test_local_jobs_are_the_worker_processes(tmp_path):
         logs = server.api("GET", f"clusters/{id}/jobs/{jobs[0]['id']}/logs").json()
         assert logs["source"] == "dask" and isinstance(logs["stderr"], str)
 
-        other_job = server.api("GET", f"clusters/{other['id']}/jobs").json()[0]["id"]
+        other_job = wait_jobs(server, other["id"], 1)[0]["id"]  # listed once its Nanny has started
         assert server.api("DELETE", f"clusters/{id}/jobs/{other_job}").status_code == 404
         assert server.api("GET", f"clusters/{id}/jobs/{server.proc.pid}/logs").status_code == 404
         assert server.api("GET", "clusters/nope/jobs").status_code == 404
@@ -200,3 +201,50 @@ def test_one_condor_q_and_one_condor_history_per_poll_for_all_clusters_cards_and
         server.stop()
         subprocess.run(["condor_rm", "-all"], capture_output=True)
     assert wait_until(lambda: not condor_double.running_pids(), timeout=60)
+
+
+@pytest.mark.parametrize("backend", ["htcondor", "local"])
+def test_ended_jobs_and_their_logs_are_kept_within_the_sites_bound(tmp_path, backend, request):
+    if backend == "htcondor":
+        request.getfixturevalue("condor_double")
+    env = dict(SMALL, DASK_COFFEA_CASA__BACKEND=backend, DASK_LABEXTENSION__FACTORY__KWARGS='{"nanny-port": None}',
+               DASK_COFFEA_CASA__JOB_HISTORY__MAX_JOBS="1")
+    server = JupyterServer(tmp_path / "jupyter", env)
+    try:
+        id = start_cluster(server, 1)["id"]
+        ended = []
+        for _ in range(2):  # a worker, killed from the pane; then another
+            (job,) = [j["id"] for j in wait_jobs(server, id, len(ended) + 1) if j["in_queue"]]
+            assert server.api("DELETE", f"clusters/{id}/jobs/{job}", timeout=120).status_code == 200
+            ended.append(job)
+            assert wait_until(lambda: not {j["id"]: j for j in server.api("GET", f"clusters/{id}/jobs").json()}
+                              .get(job, {"in_queue": True})["in_queue"], timeout=60)
+            assert server.api("PATCH", f"clusters/{id}", {"workers": 1}).status_code == 200
+            wait_cluster(server, id, lambda m: m["workers"] == 1)
+        listed = [j["id"] for j in server.api("GET", f"clusters/{id}/jobs").json() if not j["in_queue"]]
+        assert listed == [ended[1]]  # coffea-casa.job-history.max-jobs: 1, the newest
+        assert server.api("GET", f"clusters/{id}/jobs/{ended[1]}/logs").status_code == 200
+        assert server.api("GET", f"clusters/{id}/jobs/{ended[0]}/logs").status_code == 404
+    finally:
+        server.stop()
+        if backend == "htcondor":
+            subprocess.run(["condor_rm", "-all"], capture_output=True)
+
+
+def test_a_new_cluster_at_the_same_address_has_none_of_the_jobs_before_it(tmp_path, condor_double):
+    env = dict(SMALL, DASK_COFFEA_CASA__BACKEND="htcondor", DASK_LABEXTENSION__FACTORY__KWARGS='{"nanny-port": None}')
+    server = JupyterServer(tmp_path / "jupyter", env)
+    try:
+        first = start_cluster(server, 1)
+        (job,) = server.api("GET", f"clusters/{first['id']}/jobs").json()  # its pane, open
+        assert server.api("DELETE", f"clusters/{first['id']}/jobs/{job['id']}", timeout=120).status_code == 200
+        assert wait_until(lambda: [j["in_queue"] for j in server.api("GET", f"clusters/{first['id']}/jobs").json()]
+                          == [False])  # it ended: the pane lists it from the history
+        assert server.api("DELETE", f"clusters/{first['id']}", timeout=120).status_code == 200
+        second = start_cluster(server, 1)
+        assert second["scheduler_address"] == first["scheduler_address"]  # the documented port, free again
+        jobs = server.api("GET", f"clusters/{second['id']}/jobs").json()
+        assert [j["in_queue"] for j in jobs] == [True], jobs  # not the first cluster's, that ended
+    finally:
+        server.stop()
+        subprocess.run(["condor_rm", "-all"], capture_output=True)

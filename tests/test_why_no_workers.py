@@ -1,7 +1,7 @@
 """Why don't I have workers? (issue 18) On the HTCondor test double and on the real personal
-pool, through the sidebar's REST API: each worker job's story in the jobs pane (jobs that left
-the queue included), idle reasons from the pool's own analysis, logs that outlive the worker,
-and packages that differ between the kernel and the workers."""
+pool, through the sidebar's REST API: idle reasons from the pool's own analysis, an exited job's
+story and log, and packages that differ between the kernel and the workers. (A job an admin
+removes, its story and its log: test_htcondor_scenarios.py, beside its replacement.)"""
 
 import json
 import sys
@@ -9,16 +9,10 @@ import sys
 import pytest
 
 from conftest import wait_until
-from test_htcondor_scenarios import QUICK_LOSS, jobs, site, start, stop  # noqa: F401  (site: the fixture)
+from test_htcondor_scenarios import QUICK_LOSS, jobs, logs_of, site, start, stop  # noqa: F401  (site: the fixture)
 from test_rest_api import wait_cluster
 
 QUICK_ANALYSIS = {"DASK_COFFEA_CASA__IDLE_ANALYSIS__AFTER": "1", "DASK_COFFEA_CASA__IDLE_ANALYSIS__EVERY": "2"}
-
-
-def logs_of(server, id, job):
-    r = server.api("GET", f"clusters/{id}/jobs/{job}/logs", timeout=120)
-    assert r.status_code == 200, r.text
-    return r.json()
 
 
 def test_a_job_asking_for_more_memory_than_any_slot_says_why_it_waits(site):
@@ -40,32 +34,6 @@ def test_a_job_asking_for_more_memory_than_any_slot_says_why_it_waits(site):
         assert analysis["summary"] == "no machine matches: request_memory 64 GiB, largest slot 32 GiB", analysis
         assert "TARGET.Memory >= RequestMemory" in analysis["text"] and "Run analysis summary" in analysis["text"]
         assert server.api("GET", f"clusters/{id}/jobs/9999.0/analysis").status_code == 404
-    finally:
-        stop(server)
-
-
-def test_a_worker_job_an_admin_removes_stays_in_the_pane_with_its_log(site):
-    server = site.server(QUICK_LOSS)
-    try:
-        model = start(server, 1)
-        id = model["id"]
-        (victim,) = jobs(server, id)
-        # the worker's log reaches its scheduler as it is written
-        assert wait_until(lambda: "Registered to" in logs_of(server, id, victim)["stderr"], timeout=60)
-        assert site.admin("condor_rm", victim).returncode == 0
-        # never out of the pane: from the queue to the history
-        gone = wait_until(lambda: not jobs(server, id)[victim]["in_queue"] and jobs(server, id)[victim], timeout=120)
-        assert gone and gone["status"] == "removed", jobs(server, id)
-        # the pool says who: its administrator (root on the pool is "condor")
-        assert (gone["end"]["kind"], gone["end"]["by"], gone["end"]["text"]) == ("removed", "condor", "removed by condor")
-        assert gone["ended"] >= gone["submitted"] and gone["host"], gone
-        log = logs_of(server, id, victim)
-        assert log["source"] == "dask" and "Registered to" in log["stderr"], log
-        assert "removed job" in log["note"]
-        # and the cluster replaced it, beside it in the pane
-        assert wait_cluster(server, id, lambda m: m["workers"] == 1)["workers"] == 1
-        listed = jobs(server, id)
-        assert len([j for j in listed.values() if j["in_queue"]]) == 1 and victim in listed
     finally:
         stop(server)
 

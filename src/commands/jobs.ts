@@ -10,6 +10,7 @@ import {
   Notification,
   showDialog
 } from '@jupyterlab/apputils';
+import { ServerConnection } from '@jupyterlab/services';
 import { CommandRegistry } from '@lumino/commands';
 import { Widget } from '@lumino/widgets';
 
@@ -223,39 +224,55 @@ function shell(ctx: ICommandContext): CommandRegistry.ICommandOptions {
   };
 }
 
-function showLogs(ctx: ICommandContext): CommandRegistry.ICommandOptions {
-  const settings = ctx.app.serviceManager.serverSettings;
-  return {
+const showLogs = (ctx: ICommandContext) =>
+  jobTab(ctx, {
     label: 'Show Batch Job Logs',
     caption: 'stdout and stderr of one job, running or ended',
-    execute: args => {
-      const id = String(args.id ?? '');
-      const job = String(args.job ?? '');
-      openTab(
-        ctx,
-        `coffea-casa-job-logs-${id}-${job}`,
-        `Job ${job} logs`,
-        title => new JobLogsView(title, () => jobLogs(id, job, settings))
-      );
-    }
-  };
-}
+    kind: 'logs',
+    title: job => `Job ${job} logs`,
+    make: (title, load) => new JobLogsView(title, () => load(jobLogs))
+  });
 
-function diagnose(ctx: ICommandContext): CommandRegistry.ICommandOptions {
-  const settings = ctx.app.serviceManager.serverSettings;
-  return {
+const diagnose = (ctx: ICommandContext) =>
+  jobTab(ctx, {
     label: 'Diagnose Idle Batch Job',
     caption:
       "Why an HTCondor job waits: the pool's analysis (condor_q -better-analyze)",
+    kind: 'analysis',
+    title: job => `Diagnose job ${job}`,
+    make: (title, load) => new JobAnalysisView(title, () => load(jobAnalysis))
+  });
+
+type JobRequest<T> = (
+  id: string,
+  job: string,
+  settings: ServerConnection.ISettings
+) => Promise<T>;
+
+/** A command that opens (or shows again) a tab about one job of a cluster (`id`, `job`). */
+function jobTab(
+  ctx: ICommandContext,
+  options: {
+    label: string;
+    caption: string;
+    kind: string;
+    title: (job: string) => string;
+    make: (
+      title: string,
+      load: <T>(request: JobRequest<T>) => Promise<T>
+    ) => Widget;
+  }
+): CommandRegistry.ICommandOptions {
+  const settings = ctx.app.serviceManager.serverSettings;
+  return {
+    label: options.label,
+    caption: options.caption,
     execute: args => {
       const id = String(args.id ?? '');
       const job = String(args.job ?? '');
-      openTab(
-        ctx,
-        `coffea-casa-job-analysis-${id}-${job}`,
-        `Diagnose job ${job}`,
-        title =>
-          new JobAnalysisView(title, () => jobAnalysis(id, job, settings))
+      const title = options.title(job);
+      openTab(ctx, `coffea-casa-job-${options.kind}-${id}-${job}`, title, () =>
+        options.make(title, request => request(id, job, settings))
       );
     }
   };

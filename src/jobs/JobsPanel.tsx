@@ -74,33 +74,36 @@ export class JobsPanel extends ReactWidget {
           </p>
         )}
         {jobs !== null && jobs.length > 0 && (
-          <table className="jp-CoffeaCasa-jobsTable">
-            <thead>
-              <tr>
-                <th>Job</th>
-                <th>Status</th>
-                <th>Story</th>
-                <th>Host</th>
-                <th>Worker</th>
-                <th />
-              </tr>
-            </thead>
-            <tbody>
-              {jobs.map((job, i) => (
-                <React.Fragment key={job.id}>
-                  {job.in_queue === false &&
-                    (i === 0 || jobs[i - 1].in_queue !== false) && (
-                      <tr className="jp-CoffeaCasa-jobsDivider">
-                        <th colSpan={6}>
-                          Ended: left the queue, or its process ended
-                        </th>
-                      </tr>
-                    )}
-                  <JobRow job={job} actions={this._actions} />
-                </React.Fragment>
-              ))}
-            </tbody>
-          </table>
+          // its own horizontal scroll, so that the actions column stays in sight (sticky)
+          <div className="jp-CoffeaCasa-jobsScroll">
+            <table className="jp-CoffeaCasa-jobsTable">
+              <thead>
+                <tr>
+                  <th>Job</th>
+                  <th>Status</th>
+                  <th>Story</th>
+                  <th>Host</th>
+                  <th>Worker</th>
+                  <th />
+                </tr>
+              </thead>
+              <tbody>
+                {jobs.map((job, i) => (
+                  <React.Fragment key={job.id}>
+                    {job.in_queue === false &&
+                      (i === 0 || jobs[i - 1].in_queue !== false) && (
+                        <tr className="jp-CoffeaCasa-jobsDivider">
+                          <th colSpan={6}>
+                            Ended: left the queue, or its process ended
+                          </th>
+                        </tr>
+                      )}
+                    <JobRow job={job} actions={this._actions} />
+                  </React.Fragment>
+                ))}
+              </tbody>
+            </table>
+          </div>
         )}
       </div>
     );
@@ -172,7 +175,7 @@ function JobRow(props: { job: IJobModel; actions: IJobActions }): JSX.Element {
   return (
     <tr data-job-id={job.id} className={ended ? 'jp-mod-ended' : undefined}>
       <td className="jp-CoffeaCasa-jobId">{job.id}</td>
-      <td>
+      <td className="jp-CoffeaCasa-jobState">
         <span className={`jp-CoffeaCasa-jobStatus jp-mod-${job.status}`}>
           {job.status}
         </span>
@@ -225,7 +228,7 @@ export function JobStory(props: { job: IJobModel }): JSX.Element {
       {shown.map(([label, value]) => (
         <li key={label} data-step={label.split(' ')[0]}>
           <span className="jp-CoffeaCasa-storyLabel">{label}</span>{' '}
-          {formatTime(value)}
+          <span title={formatTime(value)}>{formatMoment(value)}</span>
         </li>
       ))}
     </ul>
@@ -272,6 +275,17 @@ function JobActions(props: IJobActions & { job: IJobModel }): JSX.Element {
 }
 
 /** Unix seconds or ISO text as a local date and time. */
+/** A time of today as its time of day; another day's with its date. */
+export function formatMoment(value: IJobModel['start_time']): string {
+  if (typeof value !== 'number') {
+    return formatTime(value);
+  }
+  const date = new Date(value * 1000);
+  return date.toDateString() === new Date().toDateString()
+    ? date.toLocaleTimeString()
+    : date.toLocaleString();
+}
+
 export function formatTime(value: IJobModel['start_time']): string {
   if (value === null || value === undefined || value === '') {
     return '—';

@@ -18,7 +18,7 @@ import {
   card,
   ORIGIN as LOCAL,
   runCell,
-  screenshot,
+  screenshotBothThemes,
   shutdownAll
 } from './helpers';
 
@@ -61,11 +61,7 @@ test.describe('why no workers (htcondor)', () => {
     const line = theCard.locator('.jp-CoffeaCasa-idleReason');
     await expect(line).toContainText(WHY, { timeout: 60000 });
     await expect(line).toContainText('1 job waiting for');
-    await screenshot(page, testInfo, 'card-idle-reason-light');
-    await page.theme.setDarkTheme();
-    await expect(line).toBeVisible();
-    await screenshot(page, testInfo, 'card-idle-reason-dark');
-    await page.theme.setLightTheme();
+    await screenshotBothThemes(page, testInfo, 'card-idle-reason', line);
 
     // Diagnose: the pool's whole analysis in a tab
     await line.getByRole('button', { name: 'Diagnose' }).click();
@@ -79,11 +75,7 @@ test.describe('why no workers (htcondor)', () => {
     await expect(analysis.locator('.jp-CoffeaCasa-log')).toContainText(
       '1 are rejected by your job'
     );
-    await screenshot(page, testInfo, 'diagnose-light');
-    await page.theme.setDarkTheme();
-    await expect(analysis).toBeVisible();
-    await screenshot(page, testInfo, 'diagnose-dark');
-    await page.theme.setLightTheme();
+    await screenshotBothThemes(page, testInfo, 'diagnose', analysis);
 
     // a slot big enough: the next negotiation runs the job, and the line goes
     slotMemory(null);
@@ -115,11 +107,7 @@ test.describe('why no workers (htcondor)', () => {
       'ended'
     );
     await expect(pane.locator('.jp-CoffeaCasa-jobsDivider')).toBeVisible();
-    await screenshot(page, testInfo, 'jobs-pane-ended-light');
-    await page.theme.setDarkTheme();
-    await expect(ended).toBeVisible();
-    await screenshot(page, testInfo, 'jobs-pane-ended-dark');
-    await page.theme.setLightTheme();
+    await screenshotBothThemes(page, testInfo, 'jobs-pane-ended', ended);
     await ended.getByRole('button', { name: 'Logs' }).click();
     const logs = page.locator('.jp-CoffeaCasa-jobLogs:visible');
     await expect(logs.locator('.jp-CoffeaCasa-logSource')).toContainText(
@@ -129,11 +117,7 @@ test.describe('why no workers (htcondor)', () => {
       'Registered to',
       { timeout: 30000 }
     );
-    await screenshot(page, testInfo, 'ended-job-log-light');
-    await page.theme.setDarkTheme();
-    await expect(logs).toBeVisible();
-    await screenshot(page, testInfo, 'ended-job-log-dark');
-    await page.theme.setLightTheme();
+    await screenshotBothThemes(page, testInfo, 'ended-job-log', logs);
   });
 });
 
@@ -191,11 +175,7 @@ test.describe('packages that differ (local, a notebook cluster)', () => {
       { timeout: 30000 }
     );
     await expect(warning).toContainText('~/requirements.txt');
-    await screenshot(page, testInfo, 'card-packages-differ-light');
-    await page.theme.setDarkTheme();
-    await expect(warning).toBeVisible();
-    await screenshot(page, testInfo, 'card-packages-differ-dark');
-    await page.theme.setLightTheme();
+    await screenshotBothThemes(page, testInfo, 'card-packages-differ', warning);
     // the chapter-2 remedy, filled in with the kernel's version
     await warning
       .getByRole('button', { name: 'Install packages on workers…' })
