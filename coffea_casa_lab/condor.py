@@ -24,7 +24,7 @@ ATTRIBUTES = ["ClusterId", "ProcId", "JobStatus", "LastJobStatus", "RemoteHost",
               "JobCurrentStartDate", "JobStartDate", "QDate", "EnteredCurrentStatus", "CompletionDate",
               "LastVacateTime", "NumJobStarts", "ExitCode", "ExitBySignal", "ExitSignal", "RemoveReason",
               "Owner", "Arguments", "Args", "JobBatchName", "Out", "Err", "Iwd", "SUBMIT_Iwd",
-              "SUBMIT_TransferOutputRemaps", "StageOutFinish", "DaskSchedulerAddress", "HoldReason",
+              "SUBMIT_TransferOutputRemaps", "StageOutFinish", "DaskSchedulerAddress", "HoldReason", "LastHoldReason",
               "RequestMemory", "RequestCpus", "RequestDisk", "DaskWorkerMemory", "DaskWorkerCores",
               "DaskWorkerDisk"]
 
@@ -75,8 +75,9 @@ async def jobs(cluster, watch):
     """The cluster's jobs, with their stories: those in the queue, then those that left it
     (the newest first), within the site's bound."""
     if cluster.backend != "htcondor":
-        return await cluster.call("jobs")
+        return list(await cluster.call("jobs") or [])
     known = await cluster.call("job_notes")
+    known = known if isinstance(known, dict) else {}  # a cluster that keeps no notes (not a CoffeaCasaCluster)
     started, notes = known.get("started") or 0, known.get("notes") or {}
     await watch.refresh_one(cluster.scheduler_address)
     queued = [ad for ad in watch.queue(cluster.scheduler_address) if (ad.get("QDate") or 0) >= started - 1]

@@ -66,7 +66,8 @@ def end_of(ad, note=None):
             return {"kind": "signal", "signal": ad.get("ExitSignal"), "text": f"killed by signal {ad.get('ExitSignal')}"}
         return {"kind": "exited", "code": ad.get("ExitCode"), "text": f"exited with code {ad.get('ExitCode')}"}
     reason = str(ad.get("RemoveReason") or "")
-    held = ad.get("HoldReason") if ad.get("LastJobStatus") == HELD else None
+    # removed while held: a 23.9 schedd keeps the reason as LastHoldReason
+    held = (ad.get("HoldReason") or ad.get("LastHoldReason")) if ad.get("LastJobStatus") == HELD else None
     by = _BY_USER.search(reason)
     who = by.group(1) if by else None
     mine = who is not None and who.split("@")[0] == str(ad.get("Owner") or "").split("@")[0]

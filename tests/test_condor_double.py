@@ -596,4 +596,8 @@ def test_the_administrator_removes_and_vacates_as_condor(condor_double, tmp_path
     gone = condor_double.job(first)
     assert (gone["JobStatus"], gone["RemoveReason"]) == (REMOVED, "via condor_rm (by user condor)")
     assert "RemoteHost" not in gone and gone["LastRemoteHost"].startswith("slot1_") and gone["LastVacateTime"]
+    run("condor_hold", "-reason", "over the policy", second)  # removed while held: the reason is the last one
     run("condor_rm", second)
+    gone = condor_double.job(second)
+    assert (gone["LastJobStatus"], gone["LastHoldReason"]) == (HELD, "over the policy (by user condor)")
+    assert "HoldReason" not in gone

@@ -65,6 +65,11 @@ def test_how_jobs_that_left_the_queue_ended():
     assert story(5)["end"]["by"] == "policy" and story(5)["end"]["text"].startswith("removed by the pool's policy: ")
     assert story(3)["end"] == {"kind": "exited", "code": 3, "text": "exited with code 3"}
     assert story(4)["end"] == {"kind": "signal", "signal": 9, "text": "killed by signal 9"}
+    # removed while held: a 23.9 schedd keeps the reason as LastHoldReason
+    held = of_ad(dict(ClusterId=7, ProcId=0, JobStatus=3, LastJobStatus=5, Owner="tester",
+                      RemoveReason="via condor_rm (by user tester)", LastHoldReason="over the policy (by user condor)"),
+                 "killed from the jobs pane", in_queue=False)
+    assert held["end"]["text"] == "removed by the cluster: killed from the jobs pane, while held: over the policy (by user condor)"
     # spooled: it exited, waited in the queue for its output, then was removed
     assert story(6)["end"]["text"] == "exited with code 3" and story(6)["status"] == "removed"
     removed = story(1)

@@ -214,6 +214,12 @@ def stopped(ad):
     return {"LastVacateTime": int(time.time()), "LastRemoteHost": ad.get("RemoteHost"), "RemoteHost": None}
 
 
+def unheld(ad):
+    """What a held job's ad gets when it is removed: its hold reason becomes the last one (23.9)."""
+    last = {f"Last{k}": ad[k] for k in ("HoldReason", "HoldReasonCode", "HoldReasonSubCode") if k in ad}
+    return dict(last, HoldReason=None, HoldReasonCode=None, HoldReasonSubCode=None)
+
+
 def job_id(ad):
     return f"{ad['ClusterId']}.{ad['ProcId']}"
 
