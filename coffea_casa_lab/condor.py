@@ -24,9 +24,9 @@ ATTRIBUTES = ["ClusterId", "ProcId", "JobStatus", "LastJobStatus", "RemoteHost",
               "JobCurrentStartDate", "JobStartDate", "QDate", "EnteredCurrentStatus", "CompletionDate",
               "LastVacateTime", "NumJobStarts", "ExitCode", "ExitBySignal", "ExitSignal", "RemoveReason",
               "Owner", "Arguments", "Args", "JobBatchName", "Out", "Err", "Iwd", "SUBMIT_Iwd",
-              "SUBMIT_TransferOutputRemaps", "StageOutFinish", "DaskSchedulerAddress", "HoldReason", "LastHoldReason",
-              "RequestMemory", "RequestCpus", "RequestDisk", "DaskWorkerMemory", "DaskWorkerCores",
-              "DaskWorkerDisk"]
+              "SUBMIT_TransferOutputRemaps", "StageOutFinish", "StreamErr", "DaskSchedulerAddress",
+              "HoldReason", "LastHoldReason", "RequestMemory", "RequestCpus", "RequestDisk", "DaskWorkerMemory",
+              "DaskWorkerCores", "DaskWorkerDisk"]
 
 
 def classad_string(value):

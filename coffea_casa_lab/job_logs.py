@@ -27,10 +27,12 @@ async def logs(cluster, job_id, watch):
     job, ad = await condor.find(cluster, job_id, watch)
     stdout = stderr = None
     note = None
-    if ad is not None:
+    exited = (job.get("end") or {}).get("kind") in ("exited", "signal")
+    if ad is not None and (exited or ad.get("StreamErr") is True):  # else HTCondor has brought nothing back
         if _spooled(ad) and job["status"] == "completed" and not ad.get("StageOutFinish"):
             await fetch_spooled([job_id])
-        stdout, stderr = (_tail(path) for path in output_paths(ad))
+        # not a file an earlier job of the same id left (ClusterIds start again with a new schedd)
+        stdout, stderr = (_tail(path, since=ad.get("QDate")) for path in output_paths(ad))
     source = "files"
     if not stderr:
         stderr = await cluster.call("worker_log", name=job["worker_name"])
@@ -72,10 +74,13 @@ def output_paths(ad):
     return paths
 
 
-def _tail(path):
+def _tail(path, since=None):
+    """The end of the file at `path`; None if there is none, or if it is older than `since`."""
     if not path:
         return None
     try:
+        if isinstance(since, (int, float)) and os.path.getmtime(path) < since - 1:
+            return None
         with open(path, "rb") as f:
             f.seek(max(0, os.path.getsize(path) - LOG_BYTES))
             return f.read().decode("utf-8", "replace")

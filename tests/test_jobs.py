@@ -248,3 +248,23 @@ def test_a_new_cluster_at_the_same_address_has_none_of_the_jobs_before_it(tmp_pa
     finally:
         server.stop()
         subprocess.run(["condor_rm", "-all"], capture_output=True)
+
+
+def test_an_output_file_an_earlier_job_of_the_same_id_left_is_not_this_jobs_log(tmp_path, condor_double):
+    """A new schedd numbers its jobs from 1 again: worker-1.0.err in the log folder may be another's."""
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    stale = logs / "worker-1.0.err"
+    stale.write_text("an earlier job 1.0 wrote this\n")
+    os.utime(stale, (time.time() - 3600, time.time() - 3600))
+    env = dict(SMALL, DASK_COFFEA_CASA__BACKEND="htcondor", DASK_LABEXTENSION__FACTORY__KWARGS='{"nanny-port": None}',
+               DASK_JOBQUEUE__COFFEA_CASA__LOG_DIRECTORY=str(logs))
+    server = JupyterServer(tmp_path / "jupyter", env)
+    try:
+        id = start_cluster(server, 1)["id"]
+        assert [j["id"] for j in server.api("GET", f"clusters/{id}/jobs").json()] == ["1.0"]
+        log = server.api("GET", f"clusters/{id}/jobs/1.0/logs").json()
+        assert log["source"] == "dask" and "earlier job" not in log["stderr"] and "Start worker" in log["stderr"], log
+    finally:
+        server.stop()
+        subprocess.run(["condor_rm", "-all"], capture_output=True)
