@@ -30,6 +30,7 @@ SMALL = {"DASK_COFFEA_CASA__BACKEND": "local", "DASK_COFFEA_CASA__TLS_DIR": TLS_
          "DASK_JOBQUEUE__COFFEA_CASA__CORES": "1", "DASK_JOBQUEUE__COFFEA_CASA__MEMORY": "2 GiB"}
 os.environ.update(SMALL)  # the bare LocalCluster and the clients here use the same TLS files
 
+from p1_startup import time_local_cluster  # noqa: E402  (the same bare LocalCluster as P1)
 from p2_proxy import Server  # noqa: E402
 
 POLL = 0.01
@@ -59,20 +60,6 @@ def new_cluster(server, security):
     elapsed = time.perf_counter() - t0
     server.json("DELETE", f"coffea-casa/clusters/{model['id']}")
     return elapsed, model["pid"]
-
-
-def local_cluster(security):
-    from distributed import LocalCluster
-
-    t0 = time.perf_counter()
-    cluster = LocalCluster(
-        n_workers=2, threads_per_worker=1, memory_limit="2 GiB", protocol="tls",
-        host="127.0.0.1", security=security, dashboard_address="127.0.0.1:0",
-    )
-    cluster.wait_for_workers(2)
-    elapsed = time.perf_counter() - t0
-    cluster.close()
-    return elapsed
 
 
 def ready_standby(server, timeout=120):
@@ -127,7 +114,7 @@ def main():
         samples = {"warm": [], "cold": [], "bare": []}
         for i in range(args.runs + 1):  # the first round warms up every side (imports, page cache)
             standby = ready_standby(warm)
-            results = {"bare": local_cluster(security)}
+            results = {"bare": time_local_cluster()}
             results["warm"], pid = new_cluster(warm, security)
             assert pid == standby, f"the warm + NEW did not use the standby ({pid} != {standby})"
             ready_standby(warm)  # the next standby has loaded: it takes no CPU from the cold side
