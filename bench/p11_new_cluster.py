@@ -3,9 +3,10 @@ warm (the server's standby host) and cold (`coffea-casa.standby: false`), beside
 in-process distributed.LocalCluster(n_workers=2) with the same TLS.
 
 Two jupyter servers on loopback (local backend, 1-core 2 GiB workers). + NEW is
-`PUT clusters {"workers": 2}`; the time runs until the cluster's scheduler has 2 running
-workers (its address is polled from `GET clusters/{id}` every 10 ms, then the scheduler's
-identity every 10 ms). Before each warm + NEW the server's next standby is ready and no
+`PUT clusters {"workers": 2}`. Every side's time runs until its scheduler saw the second worker
+running, by the scheduler's own event log (the same clock: one machine), so that how often this
+script looks (GET clusters/{id}, then the scheduler's identity, every 50 ms) neither adds to it
+nor takes CPU from it much. Before each warm + NEW the server's next standby is ready and no
 standby is loading, so no side pays for another's. Sides alternate; medians of N (default 5)
 and the ratios are printed.
 
@@ -30,36 +31,53 @@ SMALL = {"DASK_COFFEA_CASA__BACKEND": "local", "DASK_COFFEA_CASA__TLS_DIR": TLS_
          "DASK_JOBQUEUE__COFFEA_CASA__CORES": "1", "DASK_JOBQUEUE__COFFEA_CASA__MEMORY": "2 GiB"}
 os.environ.update(SMALL)  # the bare LocalCluster and the clients here use the same TLS files
 
-from p1_startup import time_local_cluster  # noqa: E402  (the same bare LocalCluster as P1)
+from p1_startup import local_cluster  # noqa: E402  (the same bare LocalCluster as P1)
 from p2_proxy import Server  # noqa: E402
 
-POLL = 0.01
+POLL = 0.05
 
 
-def running(info):
-    return sum(w.get("status") == "running" for w in info["workers"].values())
+def ready_at(events, n=2):
+    """When the n-th worker was running, from a scheduler's event log ({topic: ((time, msg), ...)})."""
+    times = sorted(t for topic, log in events.items() if topic != "all" for t, msg in log
+                   if isinstance(msg, dict) and msg.get("action") == "worker-status-change"
+                   and msg.get("status") == "running")
+    return times[n - 1] if len(times) >= n else None
 
 
-async def until_workers(address, n, security):
+async def scheduler_ready_at(address, n, security):
     from distributed.core import rpc
 
     async with rpc(address, connection_args=security.get_connection_args("client"), timeout=30) as scheduler:
-        while running(await scheduler.identity(n_workers=-1)) < n:
+        while True:
+            at = ready_at(await scheduler.events())
+            if at is not None:
+                return at
             await asyncio.sleep(POLL)
 
 
 def new_cluster(server, security):
-    """Seconds from + NEW to 2 running workers; the cluster is closed afterwards."""
-    t0 = time.perf_counter()
+    """Seconds from + NEW to its second running worker, and its host's pid; the cluster is closed afterwards."""
+    t0 = time.time()
     model = server.json("PUT", "coffea-casa/clusters", {"workers": 2})
     while not model["scheduler_address"]:
         assert model["status"] in ("starting", "running"), model
         time.sleep(POLL)
         model = server.json("GET", f"coffea-casa/clusters/{model['id']}")
-    asyncio.run(until_workers(model["scheduler_address"], 2, security))
-    elapsed = time.perf_counter() - t0
+    elapsed = asyncio.run(scheduler_ready_at(model["scheduler_address"], 2, security)) - t0
     server.json("DELETE", f"coffea-casa/clusters/{model['id']}")
     return elapsed, model["pid"]
+
+
+def bare_cluster(security):
+    """Seconds from LocalCluster(n_workers=2) to its second running worker, by the same log."""
+    t0 = time.time()
+    cluster = local_cluster(security)
+    while ready_at(cluster.scheduler.get_events()) is None:  # the status change may follow the start
+        time.sleep(0.001)
+    elapsed = ready_at(cluster.scheduler.get_events()) - t0
+    cluster.close()
+    return elapsed
 
 
 def ready_standby(server, timeout=120):
@@ -114,7 +132,7 @@ def main():
         samples = {"warm": [], "cold": [], "bare": []}
         for i in range(args.runs + 1):  # the first round warms up every side (imports, page cache)
             standby = ready_standby(warm)
-            results = {"bare": time_local_cluster()}
+            results = {"bare": bare_cluster(security)}
             results["warm"], pid = new_cluster(warm, security)
             assert pid == standby, f"the warm + NEW did not use the standby ({pid} != {standby})"
             ready_standby(warm)  # the next standby has loaded: it takes no CPU from the cold side
