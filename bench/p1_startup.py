@@ -26,7 +26,7 @@ def time_coffea_casa():
 
 
 def local_cluster(security):
-    """The bare reference (of P11 too): LocalCluster(n_workers=2), the same workers and TLS."""
+    """The bare reference (of P12 too): LocalCluster(n_workers=2), the same workers and TLS."""
     from distributed import LocalCluster
 
     return LocalCluster(

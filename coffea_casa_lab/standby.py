@@ -9,7 +9,7 @@ keeps one standby host (`python -m coffea_casa_lab.host --standby`) that has don
 would read now; from then on it is an ordinary host (coffea_casa_lab.host). The next
 standby starts a few seconds later, so that it takes no CPU from the cluster starting.
 
-It holds no scheduler: measured (bench/p11_new_cluster.py --depth), a held one would save
+It holds no scheduler: measured (bench/p12_new_cluster.py --depth), a held one would save
 a later start, some 30 ms of a 0.6 s + NEW, while it held the documented ports (a notebook's
 cluster would lose them, or fail on a strict-ports site) and fixed the cluster's options in
 advance. No worker and no job either, and no registry record: nothing lists it, adopts it

@@ -1,4 +1,4 @@
-"""P11: + NEW -> a running cluster with 2 workers, through the REST API as the sidebar does it,
+"""P12: + NEW -> a running cluster with 2 workers, through the REST API as the sidebar does it,
 warm (the server's standby host) and cold (`coffea-casa.standby: false`), beside a bare
 in-process distributed.LocalCluster(n_workers=2) with the same TLS.
 
@@ -14,7 +14,7 @@ and the ratios are printed.
 CoffeaCasaCluster's scheduler start in a warm interpreter, its first (what the standby's
 throwaway warm-up cluster takes off + NEW) and later ones (what a standby holding a started
 scheduler would save on top).
-    python bench/p11_new_cluster.py [--runs 5] [--depth]
+    python bench/p12_new_cluster.py [--runs 5] [--depth]
 """
 
 import argparse
@@ -142,7 +142,7 @@ def main():
                     samples[side].append(value)
         m = {side: statistics.median(values) for side, values in samples.items()}
         paired = statistics.median(w / b for w, b in zip(samples["warm"], samples["bare"]))
-        print("P11 + NEW -> 2 workers (PUT clusters {workers: 2}, local backend, TLS)")
+        print("P12 + NEW -> 2 workers (PUT clusters {workers: 2}, local backend, TLS)")
         labels = {"warm": "warm + NEW (standby)", "cold": "cold + NEW (standby: false)",
                   "bare": "bare LocalCluster(n_workers=2)"}
         for side, values in samples.items():
