@@ -23,6 +23,7 @@ import importlib
 import json
 import logging
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -131,11 +132,12 @@ class Standby:
 
 
 def _end(proc, id):
+    """A standby that will not be used: gone, with its log (it holds nothing else)."""
     with contextlib.suppress(OSError):
         proc.stdin.close()
     if proc.poll() is None:
         with contextlib.suppress(OSError):
-            os.killpg(proc.pid, 9)
+            os.killpg(proc.pid, signal.SIGKILL)  # it leads its own session
         with contextlib.suppress(subprocess.TimeoutExpired):
             proc.wait(5)
     with contextlib.suppress(OSError):
