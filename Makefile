@@ -38,7 +38,9 @@ install: $(VENV)/.installed coffea_casa_lab/labextension/.stamp
 
 bench: install
 	$(call loopback,python bench/p1_startup.py)
+	$(call loopback,python bench/p3_ws.py)
 	$(call loopback,python bench/p10_submit.py)
+	$(call loopback,python bench/p12_new_cluster.py)
 
 $(VENV)/.installed: pyproject.toml package.json
 	$(PYTHON) -m venv $(VENV)

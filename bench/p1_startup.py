@@ -25,17 +25,22 @@ def time_coffea_casa():
     return elapsed
 
 
-def time_local_cluster():
+def local_cluster(security):
+    """The bare reference (of P12 too): LocalCluster(n_workers=2), the same workers and TLS."""
     from distributed import LocalCluster
 
+    return LocalCluster(
+        n_workers=2, threads_per_worker=1, memory_limit="2 GiB", protocol="tls",
+        host="127.0.0.1", security=security, dashboard_address="127.0.0.1:0",
+    )
+
+
+def time_local_cluster():
     from coffea_casa import CoffeaCasaCluster
 
     security = CoffeaCasaCluster.security()
     t0 = time.perf_counter()
-    cluster = LocalCluster(
-        n_workers=2, threads_per_worker=1, memory_limit="2 GiB", protocol="tls",
-        host="127.0.0.1", security=security, dashboard_address="127.0.0.1:0",
-    )
+    cluster = local_cluster(security)
     cluster.wait_for_workers(2)
     elapsed = time.perf_counter() - t0
     cluster.close()

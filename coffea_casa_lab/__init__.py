@@ -23,6 +23,7 @@ def _load_jupyter_server_extension(server_app):
     from .handlers import setup_handlers
     from .manager import ClusterManager
     from .proxy import close_sessions, setup_proxy
+    from .standby import FIRST_DELAY
 
     async def kernel_paths():
         sessions = await server_app.session_manager.list_sessions()
@@ -37,6 +38,7 @@ def _load_jupyter_server_extension(server_app):
         # start in the background: the server does not wait for either.
         await manager.adopt_orphans()
         manager.start_initial()
+        manager.standby.start_later(FIRST_DELAY)  # a warm host for the first + NEW
 
     server_app.io_loop.add_callback(adopt_then_start_initial)
 

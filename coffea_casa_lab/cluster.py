@@ -22,12 +22,15 @@ from contextlib import suppress
 from pathlib import Path
 
 import dask.config
+from dask.utils import parse_timedelta
 from dask_jobqueue import HTCondorCluster
 from dask_jobqueue.htcondor import HTCondorJob
 from distributed import Adaptive, Nanny
 from distributed.deploy.cluster import Cluster
 from distributed.core import Status
 from distributed.deploy.spec import ProcessInterface
+from distributed.exceptions import WorkerStartTimeoutError
+from distributed.objects import SchedulerInfo
 from distributed.security import Security
 from distributed.utils import log_errors
 
@@ -41,6 +44,10 @@ from .site_options import check_keywords
 logger = logging.getLogger("coffea_casa")
 
 BACKENDS = ("htcondor", "local")
+# wait_for_workers: a worker joining wakes it; it asks the scheduler again after WAIT_INTERVAL
+# seconds otherwise (distributed's own poll), or after STATUS_INTERVAL while joined workers are
+# still starting (a worker joins as "init" and reports "running" a moment later).
+WAIT_INTERVAL, STATUS_INTERVAL = 0.1, 0.01
 WORKAROUND = Path(tls_workaround.__file__)  # preloaded by every worker job (see tls_workaround.py)
 LOG_FORWARD = Path(log_forward.__file__)  # so is this: the worker's log outlives it (see log_forward.py)
 _JOBQUEUE = "jobqueue.coffea-casa"
@@ -320,6 +327,7 @@ class CoffeaCasaCluster(HTCondorCluster):
         self._reaper = _Reaper()
         self._replacer = Replacer()  # lost workers are replaced (coffea-casa.lost-workers)
         self._job_book = JobBook()  # each job's story, as the cluster knows it (the jobs pane)
+        self._worker_joined = asyncio.Event()  # wakes wait_for_workers (bound to the cluster's loop on first wait)
         self._replacing = None
         self._record = None  # this cluster's registry record, once it runs
         self._ports = {"scheduler": scheduler_port, "dashboard": dashboard_port}
@@ -554,9 +562,28 @@ class CoffeaCasaCluster(HTCondorCluster):
         if op == "add":
             for worker in (msg.get("workers") or {}).values():
                 self._replacer.joined(self._job_name(worker.get("name")))
+            self._worker_joined.set()
         elif op == "remove":
             self._replacer.left(self._job_name((self.scheduler_info["workers"].get(msg) or {}).get("name")))
         Cluster._update_worker_status(self, op, msg)
+
+    async def _wait_for_workers(self, n_workers=0, timeout=None):
+        """distributed's, without up to 0.1 s of lag after the last worker joins: a worker
+        joining (the scheduler tells this cluster anyway) wakes it at once."""
+        deadline = None if not timeout else time.monotonic() + parse_timedelta(timeout)
+        while True:
+            self._worker_joined.clear()
+            self.scheduler_info = SchedulerInfo(await self.scheduler_comm.identity())
+            workers = self.scheduler_info["workers"].values()
+            running = sum(w["status"] == Status.running.name for w in workers)
+            if not n_workers or running >= n_workers:
+                return
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                raise WorkerStartTimeoutError(running, n_workers, timeout)
+            wait = STATUS_INTERVAL if len(workers) >= n_workers else WAIT_INTERVAL
+            with suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._worker_joined.wait(), wait if left is None else min(wait, left))
 
     def _job_name(self, worker_name):
         """The job (worker_spec key) of a worker: `name`, or `name-i` with several processes per job."""

@@ -10,6 +10,8 @@ the cluster with it. The host:
   `close`, SIGTERM, SIGINT), when the cluster ends on its own, or when no live
   Jupyter server has adopted it for `coffea-casa.orphan-timeout` seconds, or for its
   keep time if the user kept it (`keep`, coffea_casa_lab.keep).
+A host started with `--standby` loads all it needs first and takes its cluster's name and
+options on stdin later, from + NEW (coffea_casa_lab.standby).
 """
 
 import argparse
@@ -23,7 +25,7 @@ import time
 
 import dask.config
 
-from . import config, keep, registry
+from . import config, keep, registry, standby
 from .control import ClusterControl
 from .options import labextension_config
 from .safe_text import check_name
@@ -215,19 +217,35 @@ async def _awaitable(cluster):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--id", required=True)
-    parser.add_argument("--name", required=True)
+    parser.add_argument("--name")
     parser.add_argument("--options", default="{}", help="JSON: {workers} or {adapt: {minimum, maximum}}, "
                         "cluster: {the user's cluster options}, keep: seconds or null")
     parser.add_argument("--server-pid", type=int, required=True, help="the Jupyter server that adopts it first")
+    parser.add_argument("--standby", action="store_true", help="load everything, then take --name and --options "
+                        "as a JSON line {name, options} on stdin (coffea_casa_lab.standby)")
     args = parser.parse_args(argv)
-    try:
-        check_name(args.name)  # the server checked it; a host started by hand is checked too
-    except ValueError as e:
-        parser.error(str(e))
+
+    def checked(name):
+        try:
+            return check_name(name)  # the server checked it; a host started by hand is checked too
+        except ValueError as e:
+            parser.error(str(e))
+
+    if not args.standby:
+        checked(args.name)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s %(levelname)s: %(message)s")
     registry.HOST_PROCESS = True  # the cluster made here is registered by the host, not by itself
-    host = Host(args.id, args.name, json.loads(args.options), args.server_pid)
-    asyncio.run(host.run())
+    asyncio.run(_serve(args, checked))
+
+
+async def _serve(args, checked):
+    options = json.loads(args.options)
+    if args.standby:
+        request = await standby.wait_for_request(args.id, args.server_pid)
+        if request is None:
+            return  # its server is gone
+        args.name, options = checked(request["name"]), request["options"]
+    await Host(args.id, args.name, options, args.server_pid).run()
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ from .errors import ClusterError
 from .listing import ClusterListing
 from .models import CLOSED, LOST, RUNNING, STARTING, closed_model
 from .options import check_adapt, check_options, check_workers, labextension_config, with_default_size
+from .standby import Standby
 
 logger = logging.getLogger("coffea_casa_lab")
 
@@ -70,6 +71,7 @@ class ClusterManager:
         self._closing = set()
         self._adopting = {}  # id -> task adopting it
         self.reports = {}  # id -> {"start", "last_count"} while recording a performance report
+        self.standby = Standby(self.pid, log=self.log)  # a warm host for the next + NEW
         self.listing = ClusterListing(
             self.reader, lambda: self.caller, spawned=self._spawned, closing=self._closing,
             on_orphan=self._adopt, recording=lambda id: id in self.reports,
@@ -107,11 +109,23 @@ class ClusterManager:
         kept = keep.for_new_cluster(request)
         request.pop("keep", None)
         options = dict(with_default_size(check_options(request), cfg["default"]), cluster=cluster, keep=kept)
-        id = registry.new_id()
         name = options.pop("name", None) or self._next_name()
+        warm = self.standby.hand_over(name, options)
+        if warm is not None:
+            id, proc = warm
+            self.log.info("cluster %s (%s): handed to the standby host process %s", id, name, proc.pid)
+        else:
+            id = registry.new_id()
+            proc = self._start_host(id, name, options)
+            self.log.info("cluster %s (%s): host process %s started", id, name, proc.pid)
+        self.standby.start_later()  # the next + NEW's
+        self._spawned[id] = _Spawn(proc, name, options)
+        return self.listing.starting(id)
+
+    def _start_host(self, id, name, options):
         log = os.open(registry.log_path(id), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         try:
-            proc = subprocess.Popen(
+            return subprocess.Popen(
                 # --name=: a name that starts with "-" is still the name, not an option
                 [sys.executable, "-m", "coffea_casa_lab.host", "--id", id, f"--name={name}",
                  "--options", json.dumps(options), "--server-pid", str(self.pid)],
@@ -120,9 +134,6 @@ class ClusterManager:
             )
         finally:
             os.close(log)
-        self._spawned[id] = _Spawn(proc, name, options)
-        self.log.info("cluster %s (%s): host process %s started", id, name, proc.pid)
-        return self.listing.starting(id)
 
     def start_initial(self):
         """Start the `labextension.initial` clusters, unless clusters of this user already run."""
@@ -290,6 +301,7 @@ class ClusterManager:
                 if r.get("kind") == registry.SIDEBAR and r.get("server_pid") == self.pid]
 
     async def shutdown(self):
+        await self.standby.stop()
         if self._caller is not None:
             await self._caller.close()
 

@@ -1,7 +1,8 @@
 """Dashboard proxy: {base_url}coffea-casa/dashboard/{id}/{path}, HTTP and websockets.
 
-Built on jupyter-server-proxy's ProxyHandler (auth on every request, websocket
-relay, Location rewriting). The target is always the dashboard address the
+Built on jupyter-server-proxy's ProxyHandler (auth on every request, Location
+rewriting); HTTP goes through a pooled aiohttp client, websockets through a byte relay
+(coffea_casa_lab.ws_relay). The target is always the dashboard address the
 ClusterManager holds for {id}, whatever host that is; nothing in the request
 chooses a host or port. Paths that try to climb out of the dashboard are refused
 before any connection is made.
@@ -10,21 +11,21 @@ before any connection is made.
 import asyncio
 import json
 import logging
-import socket
 from urllib.parse import parse_qsl, quote, urlencode, urlparse
 
 import aiohttp
 from jupyter_server.utils import url_path_join
 from jupyter_server_proxy.handlers import ProxyHandler
-from tornado import httpclient, httputil, web
-from tornado.websocket import WebSocketClosedError, WebSocketError
+from tornado import httputil, web
 
+from . import ws_relay
 from .handlers import MANAGER_KEY
 
 # Headers meant for Jupyter, never for a dashboard (which may sit on another host).
-_PRIVATE_HEADERS = ("Authorization", "Cookie", "X-XSRFToken", "Host")
+_PRIVATE_HEADERS = {"authorization", "cookie", "x-xsrftoken", "host"}
 _HOP_BY_HOP = {"connection", "keep-alive", "proxy-connection", "transfer-encoding", "te", "trailer",
                "upgrade", "proxy-authorization", "proxy-authenticate", "content-length"}
+_NOT_PASSED = _PRIVATE_HEADERS | _HOP_BY_HOP  # (Tornado spells X-XSRFToken X-Xsrftoken: compared in lowercase)
 _SESSIONS = {}  # event loop -> aiohttp.ClientSession
 
 
@@ -87,12 +88,6 @@ class DashboardProxyHandler(ProxyHandler):
         self.host_allowlist = [host]
         self.target = host, target[1]
 
-    def proxy_request_headers(self):
-        headers = super().proxy_request_headers()
-        for name in _PRIVATE_HEADERS:
-            headers.pop(name, None)
-        return headers
-
     def _rewrite_location_header(self, location, host, port, proxied_path):
         parsed = urlparse(location)
         if parsed.netloc:
@@ -110,41 +105,53 @@ class DashboardProxyHandler(ProxyHandler):
 
     async def get(self, cluster_id, path):
         self._resolve(cluster_id, path)
-        return await super().get(cluster_id, path)  # http_get, or the websocket upgrade then open
+        if self.request.headers.get("Upgrade", "").lower() == "websocket":
+            await self._relay_websocket(cluster_id, path)
+        else:
+            await self._forward(path)
 
-    async def http_get(self, cluster_id, path):
-        await self._forward(path)
-
-    async def open(self, cluster_id, path):
-        try:
-            await self.proxy_open(*self.target, path)  # jupyter-server-proxy's websocket relay
-        except (OSError, asyncio.TimeoutError, httpclient.HTTPError, WebSocketError) as e:
-            # The upgrade is already answered: too late for a 502, so close with a reason.
-            self.log.warning("dashboard websocket %s of cluster %s: %s", path, cluster_id, e)
-            self.close(1011, f"the dashboard did not accept the websocket: {type(e).__name__}")
+    async def _relay_websocket(self, cluster_id, path):
+        """The dashboard's websocket, relayed as bytes (coffea_casa_lab.ws_relay), after the checks
+        Tornado's WebSocketHandler makes of an upgrade (auth, origin and target: prepare and _resolve)."""
+        headers = self.request.headers
+        if "upgrade" not in (s.strip().lower() for s in headers.get("Connection", "").split(",")):
+            raise web.HTTPError(400, '"Connection" must be "Upgrade"')
+        cross_origin = getattr(self, "_check_cross_origin", None)  # Tornado's rule for websockets (6.5+)
+        if cross_origin is not None and cross_origin(self.check_origin) is not None:
+            raise web.HTTPError(403, "cross-origin websocket refused")
+        if headers.get("Sec-WebSocket-Version") not in ("7", "8", "13"):
+            self.set_status(426)
+            self.set_header("Sec-WebSocket-Version", "13")
+            self.finish({"message": "websocket version 13 required"})
             return
-        # Relayed frames are small and often several per message: without TCP_NODELAY on
-        # both legs, Nagle's algorithm and delayed ACKs add ~40 ms to a round trip.
-        self.set_nodelay(True)
-        self.ws.protocol.set_nodelay(True)
-        self._quickack()
-
-    def write_message(self, message, binary=False):
-        # Called for each frame from the dashboard. Bokeh sends a message as several small
-        # frames without TCP_NODELAY, so each of its frames waits for our ACK: ACK at once.
-        self._quickack()
+        key = headers.get("Sec-WebSocket-Key")
+        if not key:
+            raise web.HTTPError(400, "missing Sec-WebSocket-Key")
+        host, port = self.target
+        target = f"/{quote(path, safe=self._SAFE)}" + (f"?{self.request.query}" if self.request.query else "")
+        self._record_activity()
         try:
-            return super().write_message(message, binary)
-        except WebSocketClosedError:  # the browser left while the dashboard was still talking
-            self.on_close()
-
-    def _quickack(self):
-        sock = getattr(getattr(getattr(getattr(self, "ws", None), "protocol", None), "stream", None), "socket", None)
-        if sock is not None and hasattr(socket, "TCP_QUICKACK"):  # Linux; re-armed per frame
-            try:
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_QUICKACK, 1)
-            except OSError:
-                pass
+            dashboard = await ws_relay.connect(host, port, target, key, _passed_headers(headers),
+                                               on_activity=self._record_activity)
+            subprotocol = dashboard.subprotocol
+        except ws_relay.Refused as e:
+            self.log.warning("dashboard websocket %s of cluster %s: %s", path, cluster_id, e)
+            dashboard, subprotocol = None, (headers.get("Sec-WebSocket-Protocol") or "").split(",")[0].strip()
+            reason = f"the dashboard did not accept the websocket: {e}"
+        # The browser's upgrade is answered as Tornado answers it; then the connection is the relay's.
+        self.set_status(101)
+        self.set_header("Upgrade", "websocket")
+        self.set_header("Connection", "Upgrade")
+        self.set_header("Sec-WebSocket-Accept", ws_relay.accept_key(key))
+        if subprotocol:
+            self.set_header("Sec-WebSocket-Protocol", subprotocol)
+        self.finish()
+        stream = self.request.connection.detach()
+        if dashboard is None:  # too late for a 502: close it with the reason
+            await stream.write(ws_relay.close_frame(1011, reason))
+            stream.close()
+            return
+        await ws_relay.relay(stream, dashboard, on_activity=self._record_activity)
 
     async def head(self, cluster_id, path):
         self._resolve(cluster_id, path)
@@ -156,8 +163,7 @@ class DashboardProxyHandler(ProxyHandler):
         url = f"http://{host}:{port}/{quote(path, safe=self._SAFE)}"
         if self.request.query:
             url += "?" + self.request.query
-        headers = [(k, v) for k, v in self.request.headers.get_all()
-                   if k not in _PRIVATE_HEADERS and k.lower() not in _HOP_BY_HOP]
+        headers = _passed_headers(self.request.headers)
         self._record_activity()
         try:
             async with _session().request(self.request.method, url, headers=headers,
@@ -184,6 +190,11 @@ class DashboardProxyHandler(ProxyHandler):
         if self.get_status() < 300 and not self.log.isEnabledFor(logging.DEBUG):
             return
         super()._log()
+
+
+def _passed_headers(headers):
+    """The browser's headers a dashboard may see: no credentials, nothing hop-by-hop."""
+    return [(k, v) for k, v in headers.get_all() if k.lower() not in _NOT_PASSED]
 
 
 def routes(base_url):

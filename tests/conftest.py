@@ -29,6 +29,9 @@ os.environ.update(
         # The tests' small workers (1 core, 1 GiB) are below the shipped option limits (2-8 GiB):
         # this site declares none, and the tests of the limits declare their own.
         "DASK_COFFEA_CASA__OPTIONS": "[]",
+        # No warm standby host beside each test server (CPU on a shared machine, and a + NEW
+        # that takes it or not by timing); tests/test_standby.py turns it on.
+        "DASK_COFFEA_CASA__STANDBY": "False",
     }
 )
 

@@ -11,7 +11,9 @@ import threading
 import dask
 import pytest
 from distributed import Client
+from distributed.exceptions import WorkerStartTimeoutError
 
+import coffea_casa_lab.cluster as cluster_module
 from coffea_casa import CoffeaCasaCluster, PortInUseError
 from conftest import child_processes, wait_until
 
@@ -31,6 +33,21 @@ def test_docs_snippet_runs_verbatim_on_tls_workers(no_leaks):
     cluster.adapt(minimum=1, maximum=3)
     client.close()
     cluster.close()
+
+
+def test_wait_for_workers_wakes_when_they_join(monkeypatch, no_leaks):
+    """A worker joining wakes wait_for_workers (here nothing else does: the periodic re-ask is off),
+    which returns once they run; a timeout is distributed's error, as before."""
+    monkeypatch.setattr(cluster_module, "WAIT_INTERVAL", 3600)
+    cluster = CoffeaCasaCluster()
+    try:
+        with pytest.raises(WorkerStartTimeoutError):
+            cluster.wait_for_workers(1, timeout=0.5)
+        cluster.scale(2)
+        cluster.wait_for_workers(2, timeout=120)
+        assert [w["status"] for w in cluster.scheduler_info["workers"].values()] == ["running"] * 2
+    finally:
+        cluster.close()
 
 
 def test_backend_is_visible_as_attribute_and_log_line(caplog):

@@ -313,3 +313,173 @@ def test_real_dashboard_on_127_0_0_2_with_its_websocket(server):  # noqa: F811
     r = server.session.get(base + "individual-plots.json", timeout=30)
     assert r.status_code == 404
     assert wait_until(lambda: server.api("GET", "clusters").json() == [], timeout=10)
+
+
+class FakeWebsocketDashboard:
+    """A websocket dashboard on 127.0.0.2 (aiohttp, in a thread of its own): `/echo` echoes every
+    message and records the close code it gets; `/close` closes at once with 4001 "bye". It records
+    each upgrade's headers."""
+
+    def __init__(self):
+        import asyncio
+
+        from aiohttp import WSMsgType, web
+
+        self.upgrades, self.closes = [], []
+        self.loop = asyncio.new_event_loop()
+        ready = threading.Event()
+
+        async def echo(request):
+            self.upgrades.append(dict(request.headers))
+            ws = web.WebSocketResponse(protocols=("bokeh",), max_msg_size=0)
+            await ws.prepare(request)
+            while True:
+                msg = await ws.receive()
+                if msg.type == WSMsgType.CLOSE:
+                    self.closes.append((msg.data, msg.extra))
+                    break
+                if msg.type not in (WSMsgType.TEXT, WSMsgType.BINARY):
+                    break
+                await (ws.send_bytes(msg.data) if msg.type == WSMsgType.BINARY else ws.send_str(msg.data))
+            await ws.close()
+            return ws
+
+        async def close(request):
+            self.upgrades.append(dict(request.headers))
+            ws = web.WebSocketResponse()
+            await ws.prepare(request)
+            await ws.close(code=4001, message=b"bye")
+            return ws
+
+        async def serve():
+            app = web.Application()
+            app.router.add_get("/echo", echo)
+            app.router.add_get("/close", close)
+            self.runner = web.AppRunner(app)
+            await self.runner.setup()
+            site = web.TCPSite(self.runner, "127.0.0.2", 0)
+            await site.start()
+            self.port = site._server.sockets[0].getsockname()[1]
+            ready.set()
+
+        def run():
+            asyncio.set_event_loop(self.loop)
+            self.loop.run_until_complete(serve())
+            self.loop.run_forever()
+
+        threading.Thread(target=run, daemon=True).start()
+        ready.wait(30)
+
+    def stop(self):
+        import asyncio
+
+        asyncio.run_coroutine_threadsafe(self.runner.cleanup(), self.loop).result(30)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+
+
+@pytest.fixture(scope="module")
+def ws_fake(tmp_path_factory):
+    dashboard = FakeWebsocketDashboard()
+    env = {
+        "DASK_LABEXTENSION__FACTORY__MODULE": "factories",
+        "DASK_LABEXTENSION__FACTORY__CLASS": "FakeCluster",
+        "FAKE_DASHBOARD_PORT": str(dashboard.port),
+    }
+    s = JupyterServer(tmp_path_factory.mktemp("jupyter-ws"), env)
+    s.cluster_id = s.api("PUT", "clusters").json()["id"]
+    wait_cluster(s, s.cluster_id, lambda m: m["status"] == "running", timeout=30)
+    s.dashboard = dashboard
+    yield s
+    s.stop()
+    dashboard.stop()
+
+
+def test_the_relay_passes_the_browsers_handshake_without_credentials_and_the_bytes_unchanged(ws_fake):
+    dashboard, cookie = ws_fake.dashboard, login_cookie(ws_fake)
+    ws = websocket.create_connection(
+        f"ws://127.0.0.1:{ws_fake.port}{DASH}{ws_fake.cluster_id}/echo?token={ws_fake.token}",
+        header=[f"Authorization: token {ws_fake.token}", f"Cookie: {cookie}", "X-XSRFToken: secret",
+                "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits"],
+        subprotocols=["session-token-123", "bokeh"], timeout=30)
+    try:
+        assert ws.subprotocol == "bokeh"  # the dashboard's choice, not the first offered
+        assert "sec-websocket-extensions" not in {k.lower() for k in ws.headers}  # frames stay as they are
+        for message in ["hello", "é" * 1000, b"\x00\xff" * 70000, b"x" * (1 << 20)]:  # short, 16-bit, 64-bit lengths
+            ws.send_binary(message) if isinstance(message, bytes) else ws.send(message)
+            assert ws.recv() == message
+    finally:
+        ws.close()
+    headers = {k.lower(): v for k, v in dashboard.upgrades[-1].items()}
+    assert not {"authorization", "cookie", "x-xsrftoken", "sec-websocket-extensions"} & set(headers), headers
+    assert [p.strip() for p in headers["sec-websocket-protocol"].split(",")] == ["session-token-123", "bokeh"]
+    assert headers["host"] == f"127.0.0.2:{dashboard.port}"
+
+
+def test_close_codes_pass_both_ways(ws_fake):
+    url = f"ws://127.0.0.1:{ws_fake.port}{DASH}{ws_fake.cluster_id}"
+    auth = [f"Authorization: token {ws_fake.token}"]
+    ws = websocket.create_connection(f"{url}/close", header=auth, timeout=30)
+    try:
+        opcode, data = ws.recv_data(control_frame=True)
+    finally:
+        ws.close()
+    assert opcode == websocket.ABNF.OPCODE_CLOSE and (int.from_bytes(data[:2], "big"), data[2:]) == (4001, b"bye")
+
+    ws = websocket.create_connection(f"{url}/echo", header=auth, timeout=30)
+    ws.send("ping")
+    assert ws.recv() == "ping"
+    ws.close(status=4002, reason=b"done")
+    assert wait_until(lambda: ws_fake.dashboard.closes and ws_fake.dashboard.closes[-1] == (4002, "done"), timeout=10), \
+        ws_fake.dashboard.closes
+    assert "Uncaught exception" not in ws_fake.output() and "Traceback" not in ws_fake.output()
+
+
+class HttpsJupyterServer(JupyterServer):
+    """The same server serving HTTPS, with this run's per-user certificate (127.0.0.1 is in it)."""
+
+    def __init__(self, tmp, env, tls):
+        self.ca = str(tls / "ca.pem")
+        cert = str(tls / "hostcert.pem")
+        super().__init__(tmp, env, extra_args=[f"--ServerApp.certfile={cert}", f"--ServerApp.keyfile={cert}"])
+        self.url = self.url.replace("http://", "https://")
+
+    def api(self, method, path, body=None, **kwargs):
+        return super().api(method, path, body, verify=self.ca, **kwargs)  # (REQUESTS_CA_BUNDLE would win over session.verify)
+
+    def healthy(self):
+        if self.proc.poll() is not None:
+            raise RuntimeError("jupyter server exited:\n" + self.output())
+        try:
+            return requests.get(f"https://127.0.0.1:{self.port}/user/alice/coffea-casa/health", timeout=5,
+                                headers={"Authorization": f"token {self.token}"}, verify=self.ca).status_code == 200
+        except requests.RequestException:
+            return False
+
+
+def test_the_relay_over_a_server_that_serves_https(tmp_path):
+    from coffea_casa_lab.security import secrets_dir
+
+    dashboard = FakeWebsocketDashboard()
+    env = {"DASK_LABEXTENSION__FACTORY__MODULE": "factories", "DASK_LABEXTENSION__FACTORY__CLASS": "FakeCluster",
+           "FAKE_DASHBOARD_PORT": str(dashboard.port)}
+    server = HttpsJupyterServer(tmp_path, env, secrets_dir())
+    try:
+        id = server.api("PUT", "clusters").json()["id"]
+        wait_cluster(server, id, lambda m: m["status"] == "running", timeout=30)
+        url = f"wss://127.0.0.1:{server.port}{DASH}{id}"
+        auth, tls = [f"Authorization: token {server.token}"], {"ca_certs": server.ca}
+        ws = websocket.create_connection(f"{url}/echo", header=auth, sslopt=tls, subprotocols=["bokeh"], timeout=30)
+        assert ws.subprotocol == "bokeh"
+        for message in ["hello", b"y" * (4 << 20)]:  # more than the relay lets wait unsent
+            ws.send_binary(message) if isinstance(message, bytes) else ws.send(message)
+            assert ws.recv() == message
+        ws.close(status=4002, reason=b"done")
+        assert wait_until(lambda: dashboard.closes and dashboard.closes[-1] == (4002, "done"), timeout=10)
+        ws = websocket.create_connection(f"{url}/close", header=auth, sslopt=tls, timeout=30)
+        opcode, data = ws.recv_data(control_frame=True)
+        ws.close()
+        assert opcode == websocket.ABNF.OPCODE_CLOSE and int.from_bytes(data[:2], "big") == 4001
+        assert "Traceback" not in server.output()
+    finally:
+        server.stop()
+        dashboard.stop()

@@ -16,6 +16,16 @@ os.environ["PYTHONPATH"] = os.pathsep.join(
     p for p in (_REPO, os.environ.get("PYTHONPATH")) if p
 )
 
+# Each server a cluster registry of its own (own-server.ts sets one): the registry is the
+# user's, so two servers sharing one would list, and shut down, each other's clusters.
+if not os.environ.get("JUPYTER_RUNTIME_DIR"):
+    import atexit
+    import shutil
+    import tempfile
+
+    os.environ["JUPYTER_RUNTIME_DIR"] = tempfile.mkdtemp(prefix="coffea-casa-ui-runtime-")
+    atexit.register(shutil.rmtree, os.environ["JUPYTER_RUNTIME_DIR"], ignore_errors=True)
+
 # Before anything imports dask: the embedded local backend, small workers, and
 # a loopback contact address (tests run in a loopback-only network namespace).
 # The kernels inherit these, so injected client code finds the same cluster.

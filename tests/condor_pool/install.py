@@ -91,7 +91,6 @@ def install(root: Path):
     )
     sh("unshare", "--mount", "sh", "-c", script)
     (partial / "etc/resolv.conf").write_text("")  # the pool runs without a network but loopback
-    os.chmod(partial / "root", 0o711)  # the venv's base Python may be bind-mounted under /root
     shutil.rmtree(root, ignore_errors=True)
     partial.rename(root)
     stamp(root).write_text(VERSION)

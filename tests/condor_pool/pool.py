@@ -73,7 +73,7 @@ def shared_paths():
     paths = [Path(tempfile.gettempdir()).resolve(), CHECKOUT, Path(sys.base_prefix).resolve()]
     out = []
     for path in paths:
-        if any(path == p or p in path.parents for p in out):
+        if path in out:
             continue
         if path == Path("/usr") or Path("/usr") in path.parents:
             raise PoolUnavailable(
@@ -229,10 +229,26 @@ def _mount_all(root):
     _sh("mount", "-t", "devpts", "-o", "newinstance,gid=5,mode=620,ptmxmode=0666", "devpts", f"{root}/dev/pts")
     _sh("mount", "--bind", f"{root}/dev/pts/ptmx", f"{root}/dev/ptmx")
     _sh("mount", "--rbind", "/sys", f"{root}/sys")
+    shared = []
     for path in shared_paths():
+        _open_the_way(root, path, shared)
         target = root / path.relative_to("/")
-        target.mkdir(parents=True, exist_ok=True)
+        target.mkdir(exist_ok=True)
         _sh("mount", "--rbind", str(path), str(target))
+        shared.append(path)
+
+
+def _open_the_way(root, path, shared):
+    """Let the pool's user reach `path`: every folder above it traversable. The pool's own
+    folders are made so; a host folder already shared that is not (a checkout in `mktemp -d`,
+    mode 0700) gets a tmpfs over it in the pool, which hides the rest of it."""
+    for folder in reversed(path.parents[:-1]):  # from the top, without "/"
+        inside = root / folder.relative_to("/")
+        if not any(folder == p or p in folder.parents for p in shared):
+            inside.mkdir(exist_ok=True)
+            inside.chmod(inside.stat().st_mode | 0o011)
+        elif not folder.stat().st_mode & 0o001 and not os.path.ismount(inside):
+            _sh("mount", "-t", "tmpfs", "-o", "mode=0755", "way", str(inside))
 
 
 def _configure(root):
