@@ -9,7 +9,7 @@ import pytest
 
 from condor_double.state import RUNNING, owner
 from conftest import wait_until
-from test_rest_api import JupyterServer, wait_cluster, wait_jobs
+from test_rest_api import JupyterServer, free_port, wait_cluster, wait_jobs
 
 SMALL = {"DASK_JOBQUEUE__COFFEA_CASA__CORES": "1", "DASK_JOBQUEUE__COFFEA_CASA__MEMORY": "1 GiB"}
 
@@ -232,7 +232,10 @@ def test_ended_jobs_and_their_logs_are_kept_within_the_sites_bound(tmp_path, bac
 
 
 def test_a_new_cluster_at_the_same_address_has_none_of_the_jobs_before_it(tmp_path, condor_double):
-    env = dict(SMALL, DASK_COFFEA_CASA__BACKEND="htcondor", DASK_LABEXTENSION__FACTORY__KWARGS='{"nanny-port": None}')
+    # a documented port of the test's own: 8786 itself may be another test's (pytest-xdist)
+    port = free_port("127.0.0.2")
+    env = dict(SMALL, DASK_COFFEA_CASA__BACKEND="htcondor",
+               DASK_LABEXTENSION__FACTORY__KWARGS=f'{{"nanny-port": None, "scheduler-port": {port}}}')
     server = JupyterServer(tmp_path / "jupyter", env)
     try:
         first = start_cluster(server, 1)
@@ -242,7 +245,7 @@ def test_a_new_cluster_at_the_same_address_has_none_of_the_jobs_before_it(tmp_pa
                           == [False])  # it ended: the pane lists it from the history
         assert server.api("DELETE", f"clusters/{first['id']}", timeout=120).status_code == 200
         second = start_cluster(server, 1)
-        assert second["scheduler_address"] == first["scheduler_address"]  # the documented port, free again
+        assert second["scheduler_address"] == first["scheduler_address"] == f"tls://127.0.0.2:{port}"  # free again
         jobs = server.api("GET", f"clusters/{second['id']}/jobs").json()
         assert [j["in_queue"] for j in jobs] == [True], jobs  # not the first cluster's, that ended
     finally:
