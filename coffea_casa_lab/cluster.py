@@ -34,8 +34,9 @@ from distributed.objects import SchedulerInfo
 from distributed.security import Security
 from distributed.utils import log_errors
 
-from . import config, idle, packages, registry, security as tls, tls_workaround
+from . import config, environment, idle, log_forward, packages, registry, security as tls, tls_workaround, worker_logs
 from .batch import Batcher
+from .job_book import JobBook
 from .replace import Replacer
 from .safe_text import PATH_MAX_LENGTH, SUBMIT_VALUE_MAX_LENGTH, check_name, check_submit_commands, check_text
 from .site_options import check_keywords
@@ -48,6 +49,7 @@ BACKENDS = ("htcondor", "local")
 # still starting (a worker joins as "init" and reports "running" a moment later).
 WAIT_INTERVAL, STATUS_INTERVAL = 0.1, 0.01
 WORKAROUND = Path(tls_workaround.__file__)  # preloaded by every worker job (see tls_workaround.py)
+LOG_FORWARD = Path(log_forward.__file__)  # so is this: the worker's log outlives it (see log_forward.py)
 _JOBQUEUE = "jobqueue.coffea-casa"
 
 
@@ -177,6 +179,7 @@ class CoffeaCasaJob(HTCondorJob):
         worker_host=None,
         reaper=None,
         batcher=None,
+        book=None,
         user_files=None,
         worker_silence_logs="error",
         worker_extra_args=None,
@@ -189,6 +192,7 @@ class CoffeaCasaJob(HTCondorJob):
             "--tls-ca-file", tls.CA_FILE, "--tls-cert", tls.CERT_FILE, "--tls-key", key,
             # shipped with the TLS files: the worker's Python may need it as much as ours
             "--preload", WORKAROUND.name, "--preload-nanny", WORKAROUND.name,
+            "--preload", LOG_FORWARD.name, "--preload-nanny", LOG_FORWARD.name,
         ]
         if nanny_port:
             # The documented port first; where jobs share a host (no per-job network
@@ -206,6 +210,7 @@ class CoffeaCasaJob(HTCondorJob):
         self.worker_silence_logs = worker_silence_logs
         self.reaper = reaper
         self.batcher = batcher  # gathers the submits and removals of a scale() into one transaction
+        self.book = book  # the cluster's JobBook: when it asked for this job, why it ended it
         self.user_files = user_files or {}  # requirements.txt / environment.yml to install
         # Every string of the submit description and of the commands is checked here, where they are
         # made (the cluster's first job is made before anything starts): one line per command.
@@ -216,6 +221,8 @@ class CoffeaCasaJob(HTCondorJob):
             check_text(text, what, SUBMIT_VALUE_MAX_LENGTH)
 
     async def start(self):
+        if self.book is not None:
+            self.book.submitting(self.name)
         try:
             await self._submit()
         except Exception as e:
@@ -223,7 +230,7 @@ class CoffeaCasaJob(HTCondorJob):
             self.start_error = str(e).strip() or type(e).__name__
             self.status = Status.failed
             raise
-        self.start_error, self.started_at = None, time.monotonic()
+        self.start_error, self.started_at, self.started_wall = None, time.monotonic(), int(time.time())
 
     async def _submit(self):
         if self.batcher is None:
@@ -236,6 +243,8 @@ class CoffeaCasaJob(HTCondorJob):
             self.reaper.condor_jobs.add(self.job_id)
 
     async def close(self):
+        if self.book is not None:
+            self.book.ending(self.name, self.job_id)
         if self.batcher is None or not self.job_id:
             await super().close()
         else:
@@ -271,7 +280,7 @@ class CoffeaCasaLocalJob(CoffeaCasaJob):
                 silence_logs=_log_level(self.worker_silence_logs),
                 # the site's preloads (Nanny would take ours instead of them), then ours
                 preload=[*dask.config.get("distributed.worker.preload", []), tls_workaround.__name__,
-                         *([preload] if preload else [])],
+                         log_forward.__name__, *([preload] if preload else [])],
             )
             for n in names
         ]
@@ -282,9 +291,14 @@ class CoffeaCasaLocalJob(CoffeaCasaJob):
         await ProcessInterface.start(self)
 
     async def close(self):
+        # how each worker process ended, if it did before the cluster stops it: its job's story
+        codes = [getattr(getattr(n.process, "process", None), "exitcode", None) for n in self.nannies]
+        why = self.book.ending(self.name, None) if self.book is not None else None
         await asyncio.gather(*(n.close(reason="cluster-scale-down") for n in self.nannies))
         if self.reaper is not None:
             self.reaper.nannies.difference_update(self.nannies)
+        if why is not None:
+            self.book.local_ended(self, codes, why)
         await ProcessInterface.close(self)
 
 
@@ -312,6 +326,7 @@ class CoffeaCasaCluster(HTCondorCluster):
         self.backend = choose_backend(job_kwargs.pop("backend", None))
         self._reaper = _Reaper()
         self._replacer = Replacer()  # lost workers are replaced (coffea-casa.lost-workers)
+        self._job_book = JobBook()  # each job's story, as the cluster knows it (the jobs pane)
         self._worker_joined = asyncio.Event()  # wakes wait_for_workers (bound to the cluster's loop on first wait)
         self._replacing = None
         self._record = None  # this cluster's registry record, once it runs
@@ -349,7 +364,7 @@ class CoffeaCasaCluster(HTCondorCluster):
         python = job_kwargs.get("python") or dask.config.get(f"{_JOBQUEUE}.python") or sys.executable
         job_kwargs["job_script_prologue"] = _prologue(job_kwargs) + packages.condor_prologue(user_files, python)
         job_extra = self._job_extra(
-            tls.transfer_files(secrets or _dir_of(security)) + [WORKAROUND] + list(user_files.values()),
+            tls.transfer_files(secrets or _dir_of(security)) + [WORKAROUND, LOG_FORWARD] + list(user_files.values()),
             options["contact_address"],
             worker_image if worker_image is not None else dask.config.get(f"{_JOBQUEUE}.worker-image"),
             port,
@@ -395,6 +410,7 @@ class CoffeaCasaCluster(HTCondorCluster):
                     worker_host=self._listen,
                     reaper=self._reaper,
                     batcher=Batcher() if self.backend == "htcondor" else None,
+                    book=self._job_book,
                     **kwargs,
                 )
             except Exception:
@@ -433,6 +449,8 @@ class CoffeaCasaCluster(HTCondorCluster):
         if not registry.HOST_PROCESS:
             self._register()
         self._idle_watch = idle.watch(self)
+        self._worker_logs = worker_logs.keep(self)  # a worker's log outlives it (the jobs pane)
+        self._environment = environment.watch(self)  # kernel, scheduler and workers' packages (the card)
         self._replacing = asyncio.ensure_future(self._replacer.run(weakref.ref(self)))
 
     async def _listen_scheduler(self):
@@ -481,6 +499,7 @@ class CoffeaCasaCluster(HTCondorCluster):
         self._reaper.record_id = self._record["id"]
 
     async def _close(self):
+        self._job_book.closing = True
         if self._replacing is not None:
             self._replacing.cancel()
         try:

@@ -1,39 +1,44 @@
-"""The batch jobs behind a cluster: list them, remove one, read its logs. No HTTP here.
+"""The batch jobs behind a cluster: their stories, remove one, release one. No HTTP here.
 
-HTCondor jobs are found by their `DaskSchedulerAddress` (what CoffeaCasaCluster
-puts in every worker job), through the htcondor2 bindings when a schedd answers
-and `condor_q -json` otherwise; only the current user's jobs are ever seen.
-On the local backend the "jobs" are the worker processes of the cluster, which
-only the cluster's own process knows (its control handler `jobs`).
-A job id that is not one of this cluster's jobs is refused (404).
+HTCondor jobs are found by their `DaskSchedulerAddress` (what CoffeaCasaCluster puts in
+every worker job), through the htcondor2 bindings when a schedd answers and the condor_*
+commands otherwise. The jobs pane's list comes from the ScheddWatch: the queue and the
+history of all clusters, one query each per poll. On the local backend the "jobs" are the
+cluster's worker processes, which only its own process knows (its JobBook, control handler
+`jobs`), ended ones included. A job id that is not one of this cluster's jobs (or no longer
+within the site's bound) is refused (404).
 
-`jobs`, `kill` and `logs` take a manager.RemoteCluster; `local_jobs` and
-`worker_log` run in the cluster's process, on the cluster object.
+`jobs`, `kill` and `release` take a manager.RemoteCluster and the ScheddWatch.
 """
 
 import asyncio
 import json
-import os
-import re
 import subprocess
-
-import psutil
 
 from . import schedd
 from .errors import ClusterError
+from .job_story import job_id as job_id_of, of_ad
 
-STATUS = {1: "idle", 2: "running", 3: "removed", 4: "completed", 5: "held", 6: "transferring", 7: "suspended"}
-ATTRIBUTES = ["ClusterId", "ProcId", "JobStatus", "RemoteHost", "JobCurrentStartDate", "JobStartDate",
-              "Arguments", "Args", "JobBatchName", "Out", "Err", "Iwd", "DaskSchedulerAddress", "HoldReason"]
-LOG_BYTES = 64 * 1024  # the tail of each log file: enough to see why a worker died
+# what the cards, the jobs pane (job_story) and the logs need of a job, in the queue or in history
+ATTRIBUTES = ["ClusterId", "ProcId", "JobStatus", "LastJobStatus", "RemoteHost", "LastRemoteHost",
+              "JobCurrentStartDate", "JobStartDate", "QDate", "EnteredCurrentStatus", "CompletionDate",
+              "LastVacateTime", "NumJobStarts", "ExitCode", "ExitBySignal", "ExitSignal", "RemoveReason",
+              "Owner", "Arguments", "Args", "JobBatchName", "Out", "Err", "Iwd", "SUBMIT_Iwd",
+              "SUBMIT_TransferOutputRemaps", "StageOutFinish", "StreamErr", "DaskSchedulerAddress",
+              "HoldReason", "LastHoldReason", "RequestMemory", "RequestCpus", "RequestDisk", "DaskWorkerMemory",
+              "DaskWorkerCores", "DaskWorkerDisk"]
 
 
-def _classad_string(value):
+def classad_string(value):
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-async def _query(constraint):
-    """Job ads of the current user matching `constraint`."""
+def address_constraint(addresses):
+    return " || ".join(f"DaskSchedulerAddress =?= {classad_string(a)}" for a in sorted(addresses))
+
+
+async def query(constraint):
+    """Ads of the jobs in the queue matching `constraint`."""
     def with_bindings(s):
         return [dict(ad) for ad in s.query(constraint=constraint, projection=ATTRIBUTES)]
 
@@ -41,117 +46,80 @@ async def _query(constraint):
 
 
 def _condor_q(constraint):
-    out = subprocess.run(
-        ["condor_q", "-json", "-constraint", constraint, "-attributes", ",".join(ATTRIBUTES)],
-        capture_output=True, text=True, timeout=60,
-    )
+    return _json_ads(["condor_q", "-json", "-constraint", constraint, "-attributes", ",".join(ATTRIBUTES)])
+
+
+async def history(constraint, since):
+    """Ads of jobs that left the queue, matching `constraint`, read newest first until `since`
+    (an expression) is true: condor_history stops reading there."""
+    def with_bindings(s):
+        return [dict(ad) for ad in s.history(constraint=constraint, projection=ATTRIBUTES, since=since)]
+
+    command = ["condor_history", "-json", "-constraint", constraint, "-since", since, "-attributes", ",".join(ATTRIBUTES)]
+    return await schedd.call(with_bindings, lambda: asyncio.to_thread(_json_ads, command))
+
+
+def _json_ads(command):
+    out = subprocess.run(command, capture_output=True, text=True, timeout=60)
     if out.returncode != 0:
-        raise ClusterError(f"condor_q failed: {out.stderr.strip() or out.returncode}", 502)
+        raise ClusterError(f"{command[0]} failed: {out.stderr.strip() or out.returncode}", 502)
     return json.loads(out.stdout) if out.stdout.strip() else []  # no output at all when no job matches
 
 
-def _worker_name(ad):
-    """dask-jobqueue names the batch after the worker; else the worker's --name argument."""
-    if ad.get("JobBatchName"):
-        return ad["JobBatchName"]
-    m = re.search(r"--name['\"\s]+([^\s'\"]+)", ad.get("Arguments") or ad.get("Args") or "")
-    return m.group(1) if m else None
+async def cluster_ads(scheduler_address):
+    """The queue's ads of one cluster's jobs (for the cluster's own process: its Replacer)."""
+    return await query(address_constraint([scheduler_address]))
 
 
-def _condor_job(ad):
-    return {
-        "id": f"{ad['ClusterId']}.{ad['ProcId']}",
-        "status": STATUS.get(ad.get("JobStatus"), str(ad.get("JobStatus"))),
-        "host": ad.get("RemoteHost"),
-        "start_time": ad.get("JobCurrentStartDate") or ad.get("JobStartDate"),
-        "worker_name": _worker_name(ad),
-        "hold_reason": ad.get("HoldReason") if ad.get("JobStatus") == 5 else None,
-    }
+async def jobs(cluster, watch):
+    """The cluster's jobs, with their stories: those in the queue, then those that left it
+    (the newest first), within the site's bound."""
+    if cluster.backend != "htcondor":
+        return list(await cluster.call("jobs") or [])
+    known = await cluster.call("job_notes")
+    known = known if isinstance(known, dict) else {}  # a cluster that keeps no notes (not a CoffeaCasaCluster)
+    started, notes = known.get("started") or 0, known.get("notes") or {}
+    await watch.refresh_one(cluster.scheduler_address)
+    queued = [ad for ad in watch.queue(cluster.scheduler_address) if (ad.get("QDate") or 0) >= started - 1]
+    ids = {job_id_of(ad) for ad in queued}
+    ended = [ad for ad in await watch.history(cluster.scheduler_address, started) if job_id_of(ad) not in ids]
+    ended.sort(key=lambda ad: ad.get("EnteredCurrentStatus") or 0, reverse=True)
+    return ([of_ad(ad, notes.get(job_id_of(ad))) for ad in sorted(queued, key=_order)]
+            + [of_ad(ad, notes.get(job_id_of(ad)), in_queue=False) for ad in ended])
 
 
-async def _condor_ads(cluster):
-    constraint = f"DaskSchedulerAddress == {_classad_string(cluster.scheduler_address)}"
-    return await _query(constraint)
+def _order(ad):
+    return (ad.get("ClusterId") or 0, ad.get("ProcId") or 0)
 
 
-def _queue_constraint(addresses):
-    return " || ".join(f"DaskSchedulerAddress =?= {_classad_string(a)}" for a in sorted(addresses))
-
-
-async def queue_status(addresses):
-    """{scheduler address: {idle, running, held, hold_reasons}} for all the given clusters,
-    from ONE query of the schedd (never one per cluster or per job)."""
-    addresses = [a for a in addresses if a]
-    if not addresses:
-        return {}
-    status = {a: {"idle": 0, "running": 0, "held": 0, "hold_reasons": []} for a in addresses}
-    for ad in await _query(_queue_constraint(addresses)):
-        counts = status.get(ad.get("DaskSchedulerAddress"))
-        state = STATUS.get(ad.get("JobStatus"))
-        if counts is None or state not in ("idle", "running", "held"):
-            continue
-        counts[state] += 1
-        reason = ad.get("HoldReason")
-        if state == "held" and reason and reason not in counts["hold_reasons"]:
-            counts["hold_reasons"].append(reason)
-    return status
-
-
-def local_jobs(cluster):
-    directories = {str(w.get("name")): w.get("local_directory")
-                   for w in (cluster.scheduler_info.get("workers") or {}).values()}
-    jobs = []
-    for name, job in list(cluster.workers.items()):
-        pid = getattr(job, "job_id", None)
-        if not pid:
-            continue
-        try:
-            start = int(psutil.Process(int(str(pid).split(",")[0])).create_time())
-            status = "running"
-        except (psutil.NoSuchProcess, ValueError):
-            start, status = None, "exited"
-        host = getattr(job, "worker_host", None)
-        jobs.append({"id": str(pid), "status": status, "host": host, "start_time": start, "worker_name": str(name),
-                     "directory": directories.get(str(name))})
-    return jobs
-
-
-async def jobs(cluster):
-    """The cluster's jobs: id, status, host, start_time (epoch seconds), worker_name."""
-    if cluster.backend == "htcondor":
-        return [_condor_job(ad) for ad in await _condor_ads(cluster)]
-    return await cluster.call("jobs")
-
-
-async def _find(cluster, job_id):
-    """(job, ad or None) for one of this cluster's jobs, else 404."""
-    if cluster.backend == "htcondor":
-        for ad in await _condor_ads(cluster):
-            job = _condor_job(ad)
-            if job["id"] == job_id:
-                return job, ad
-    else:
-        for job in await cluster.call("jobs"):
-            if job["id"] == job_id:
-                return job, None
+async def find(cluster, job_id, watch):
+    """(job, ad or None) of one of this cluster's jobs, else 404."""
+    for job in await jobs(cluster, watch):
+        if job["id"] == job_id:
+            ad = watch.ad(cluster.scheduler_address, job_id) if cluster.backend == "htcondor" else None
+            return job, ad
     raise ClusterError(f"no job {job_id!r} in this cluster", 404)
 
 
-async def kill(cluster, job_id):
+async def kill(cluster, job_id, watch):
     """Remove one job: through the cluster when it knows the worker (so it is not restarted),
     else with condor_rm."""
-    job, _ = await _find(cluster, job_id)
+    job, _ = await find(cluster, job_id, watch)
+    if not job.get("in_queue", True):
+        raise ClusterError(f"job {job_id} has ended already ({job['status']})", 409)
     if not await cluster.call("kill_job", name=job["worker_name"]) and cluster.backend == "htcondor":
         await _act("remove", job_id)
+    watch.forget()
     return dict(job, status="removed")
 
 
-async def release(cluster, job_id):
+async def release(cluster, job_id, watch):
     """Release one held job of this cluster (condor_release): it goes back to idle and runs again."""
-    job, _ = await _find(cluster, job_id)
+    job, _ = await find(cluster, job_id, watch)
     if job["status"] != "held":
         raise ClusterError(f"job {job_id} is {job['status']}, not held", 409)
     await _act("release", job_id)
+    watch.forget()
     return dict(job, status="idle", hold_reason=None)
 
 
@@ -168,44 +136,3 @@ async def _act(action, job_id):
             raise ClusterError(f"condor_{action} {job_id} failed: {out.stderr.strip() or out.returncode}", 502)
 
     await schedd.call(with_bindings, lambda: asyncio.to_thread(with_command))
-
-
-def _tail(path):
-    try:
-        with open(path, "rb") as f:
-            f.seek(max(0, os.path.getsize(path) - LOG_BYTES))
-            return f.read().decode("utf-8", "replace")
-    except OSError:
-        return None
-
-
-async def worker_log(cluster, name):
-    """The worker's own recent log lines, from the scheduler (workers log to stderr)."""
-    addresses = [a for a, w in (cluster.scheduler_info.get("workers") or {}).items() if str(w.get("name")) == name]
-    if not addresses:
-        return None
-    try:
-        logs = await asyncio.wait_for(cluster.scheduler_comm.worker_logs(n=500, workers=addresses), 30)
-    except Exception:
-        return None
-    lines = logs.get(addresses[0]) if isinstance(logs, dict) else None
-    if not isinstance(lines, (list, tuple)):
-        return None
-    return "\n".join(str(line[1]) for line in reversed(lines))  # newest first from the worker
-
-
-async def logs(cluster, job_id):
-    """{id, stdout, stderr, source}: the job's output files where HTCondor has put them,
-    else (while files are not back yet, and for local workers) the worker's Dask log."""
-    job, ad = await _find(cluster, job_id)
-    stdout = stderr = None
-    if ad is not None:
-        iwd = ad.get("Iwd") or ""
-        paths = [os.path.join(iwd, ad[k]) if ad.get(k) else None for k in ("Out", "Err")]
-        stdout, stderr = (_tail(p) if p else None for p in paths)
-    source = "files"
-    if not stderr:
-        stderr = await cluster.call("worker_log", name=job["worker_name"])
-        source = "dask"
-    return {"id": job_id, "stdout": stdout or "", "stderr": stderr or "", "source": source}
-

@@ -14,8 +14,9 @@ from urllib.parse import urlparse
 
 from distributed.comm.core import CommClosedError
 
-from . import idle
+from . import environment, idle, worker_logs
 from .errors import ClusterError
+from .job_book import book_of
 from .worker_shape import worker_shape
 
 logger = logging.getLogger("coffea_casa_lab")
@@ -44,6 +45,7 @@ def summary(cluster) -> dict:
         "idle": idle.reason_of(cluster),
         "error": getattr(getattr(cluster, "_replacer", None), "error", None),  # lost workers no longer replaced
         "worker_shape": worker_shape(cluster),
+        "environment": environment.report_of(cluster),  # packages that differ: kernel, scheduler, workers
     }
 
 
@@ -75,7 +77,7 @@ class ClusterControl:
 
     @property
     def handlers(self) -> dict:
-        ops = ("info", "scale", "adapt", "close", "jobs", "kill_job", "worker_log")
+        ops = ("info", "scale", "adapt", "close", "jobs", "job_notes", "kill_job", "worker_log")
         return {PREFIX + op: getattr(self, op) for op in ops}
 
     def info(self):
@@ -124,26 +126,39 @@ class ClusterControl:
                 await close()
 
     def jobs(self):
-        """The local backend's worker processes (HTCondor jobs are asked of the schedd instead)."""
-        from .condor import local_jobs
-
+        """The local backend's worker processes, those that ended too (HTCondor jobs are asked of
+        the schedd instead)."""
         cluster = self._cluster()
-        return local_jobs(cluster) if cluster is not None else []
+        book = book_of(cluster) if cluster is not None else None
+        return book.local_jobs(cluster) if book is not None else []
+
+    def job_notes(self):
+        """What the schedd cannot say of an HTCondor cluster's jobs: when the cluster started (its
+        jobs were submitted since) and why it removed the jobs it removed itself."""
+        book = book_of(self._cluster())
+        return {"started": book.started, "notes": dict(book.notes)} if book is not None else {
+            "started": None, "notes": {}}
 
     async def kill_job(self, name):
         """Stop one worker through the cluster, so it is not started again; False if unknown."""
         cluster = self._cluster()
         if cluster is None or name not in getattr(cluster, "worker_spec", {}):
             return False
+        book = book_of(cluster)
+        if book is not None:
+            book.why(name, "killed from the jobs pane")
         await cluster.scale_down([name])
         return True
 
     async def worker_log(self, name):
-        """The worker's own recent log lines, from the scheduler (workers log to stderr)."""
-        from .condor import worker_log
+        """The worker's own recent log lines: from the worker while it is connected, else the lines
+        it sent its scheduler while it ran (a worker that is gone)."""
+        from .job_logs import live_worker_log
 
         cluster = self._cluster()
-        return await worker_log(cluster, name) if cluster is not None else None
+        if cluster is None:
+            return None
+        return await live_worker_log(cluster, name) or worker_logs.kept(cluster, name)
 
 
 def apply(cluster, op, value):

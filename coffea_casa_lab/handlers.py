@@ -11,7 +11,7 @@ from jupyter_server.base.handlers import APIHandler
 from jupyter_server.utils import url_path_join
 from tornado import web
 
-from . import __version__, condor, site_options, tools
+from . import __version__, condor, idle_analysis, job_logs, site_options, tools
 from .errors import ClusterError
 from .options import check_packages, check_upload_path
 
@@ -24,6 +24,11 @@ class BaseHandler(APIHandler):
     @property
     def manager(self):
         return self.settings[MANAGER_KEY]
+
+    @property
+    def watch(self):
+        """What the schedd says of all the user's clusters: one query per poll for all of them."""
+        return self.manager.listing.queue.watch
 
     def fail(self, status, message):
         raise ClusterError(message, status)
@@ -115,25 +120,31 @@ class ClusterHandler(BaseHandler):
 class JobsHandler(BaseHandler):
     @web.authenticated
     async def get(self, cluster_id):
-        self.reply(await condor.jobs(await self.manager.running(cluster_id)))
+        self.reply(await condor.jobs(await self.manager.running(cluster_id), self.watch))
 
 
 class JobHandler(BaseHandler):
     @web.authenticated
     async def delete(self, cluster_id, job_id):
-        self.reply(await condor.kill(await self.manager.running(cluster_id), job_id))
+        self.reply(await condor.kill(await self.manager.running(cluster_id), job_id, self.watch))
 
 
 class JobReleaseHandler(BaseHandler):
     @web.authenticated
     async def post(self, cluster_id, job_id):
-        self.reply(await condor.release(await self.manager.running(cluster_id), job_id))
+        self.reply(await condor.release(await self.manager.running(cluster_id), job_id, self.watch))
 
 
 class JobLogsHandler(BaseHandler):
     @web.authenticated
     async def get(self, cluster_id, job_id):
-        self.reply(await condor.logs(await self.manager.running(cluster_id), job_id))
+        self.reply(await job_logs.logs(await self.manager.running(cluster_id), job_id, self.watch))
+
+
+class JobAnalysisHandler(BaseHandler):
+    @web.authenticated
+    async def get(self, cluster_id, job_id):
+        self.reply(await idle_analysis.diagnose(await self.manager.running(cluster_id), job_id, self.watch))
 
 
 class ReportHandler(BaseHandler):
@@ -184,6 +195,7 @@ def routes(base_url):
         (url_path_join(base, "clusters", ID, "files"), FilesHandler),
         (url_path_join(base, "clusters", ID, "jobs", JOB), JobHandler),
         (url_path_join(base, "clusters", ID, "jobs", JOB, "logs"), JobLogsHandler),
+        (url_path_join(base, "clusters", ID, "jobs", JOB, "analysis"), JobAnalysisHandler),
         (url_path_join(base, "clusters", ID, "jobs", JOB, "release"), JobReleaseHandler),
     ]
 

@@ -165,6 +165,8 @@ class ClusterListing:
             info = await self._caller().call(record["control"], "info")
         except ClusterError as e:
             info = {"unreachable": str(e)}
+        if not isinstance(info, dict):  # a Dask server without our handlers answers None (a stale record)
+            info = {"unreachable": f"no coffea-casa cluster answers at {record['control']}"}
         self._info[record["id"]] = (time.monotonic(), info)
 
     def _where(self, record):

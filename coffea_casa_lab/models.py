@@ -36,6 +36,7 @@ def registered_model(record, info, *, prefix, where, recording, queue):
         "queue": queue if record.get("backend") == "htcondor" else None,
         "worker_shape": info.get("worker_shape"),
         "keep": info["keep"] if "keep" in info else record.get("keep"),
+        "environment": info.get("environment"),
     }
     error = info.get("error") or record.get("error") or info.get("unreachable")
     if error:
@@ -50,7 +51,7 @@ def starting_model(id, name, pid, options, *, prefix):
         "dashboard_url": dashboard_url(prefix, id), "workers": 0, "cores": 0, "memory_bytes": 0,
         "adapt": options.get("adapt"), "requested_workers": options.get("workers") or 0, "recording": False,
         "kind": registry.SIDEBAR, "where": None, "pid": pid, "queue": None, "worker_shape": None,
-        "keep": keep.model(options.get("keep")),
+        "keep": keep.model(options.get("keep")), "environment": None,
     }
 
 
@@ -65,7 +66,7 @@ def gone_model(id, name, returncode, status, record=None, *, prefix):
         "scheduler_address": "", "dashboard_url": dashboard_url(prefix, id), "workers": 0, "cores": 0,
         "memory_bytes": 0, "adapt": None, "requested_workers": 0, "recording": False,
         "kind": (record or {}).get("kind") or registry.SIDEBAR, "where": (record or {}).get("where"), "pid": pid,
-        "queue": None, "worker_shape": None, "keep": None,
+        "queue": None, "worker_shape": None, "keep": None, "environment": None,
     }
 
 

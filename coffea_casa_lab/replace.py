@@ -25,9 +25,10 @@ from distributed.core import Status
 from distributed.deploy.spec import SpecCluster
 
 from . import config
+from .job_book import book_of
 
 logger = logging.getLogger("coffea_casa")
-IDLE, RUNNING, REMOVED, HELD = 1, 2, 3, 5
+IDLE, RUNNING, REMOVED, COMPLETED, HELD = 1, 2, 3, 4, 5
 
 
 def _settings():
@@ -98,6 +99,7 @@ class Replacer:
         gone, states = await self._queue(cluster, {n: j for n, j in jobs.items() if n not in up})
         lost.update(gone)
         now = time.monotonic()
+        running = set()  # lost workers whose jobs still run: the cluster removes those itself
         for name in set(self.missing) - (set(jobs) - up):
             del self.missing[name]  # back, or no longer ours
         for name, since in self.missing.items():
@@ -107,8 +109,9 @@ class Replacer:
                 self.missing[name] = now
             elif name not in lost and now - since >= self.grace:
                 lost[name] = f"worker {name} (job {jobs[name].job_id}) has been gone for {self.grace:g} s"
+                running.add(name)
         if lost:
-            self.replace(cluster, lost)
+            self.replace(cluster, lost, running)
 
     async def _queue(self, cluster, waiting):
         """({name: reason} of jobs gone from the batch system, {name: JobStatus} of the others)."""
@@ -122,21 +125,31 @@ class Replacer:
         urgent = any(name in self.missing for name in waiting)  # a worker we had went away
         if not waiting or (not urgent and now - self._asked < 6 * self.interval):
             return lost, states
-        from .condor import _condor_ads
+        from .condor import cluster_ads
+        from .job_logs import fetch_spooled
 
         self._asked = now
-        ads = {f"{a['ClusterId']}.{a['ProcId']}": a for a in await _condor_ads(cluster)}
+        ads = {f"{a['ClusterId']}.{a['ProcId']}": a for a in await cluster_ads(cluster.scheduler_address)}
+        spooled = []
         for name, job in waiting.items():
             ad = ads.get(str(job.job_id))
             if ad is None:
                 lost[name] = f"job {job.job_id} (worker {name}) left the queue"
             elif ad.get("JobStatus") == REMOVED:
                 lost[name] = f"job {job.job_id} (worker {name}) was removed"
+            elif ad.get("JobStatus") == COMPLETED:  # a spooled job that exited waits in the queue
+                lost[name] = f"job {job.job_id} (worker {name}) exited with code {ad.get('ExitCode')}"
+                spooled.append(str(job.job_id))
             else:
                 states[name] = ad.get("JobStatus")
+        if spooled:  # its output, before the cluster removes it (and the spool with it)
+            try:
+                await fetch_spooled(spooled)
+            except Exception as e:  # the job is replaced all the same
+                logger.warning("cannot fetch the output of jobs %s: %s", ", ".join(spooled), e)
         return lost, states
 
-    def replace(self, cluster, lost):
+    def replace(self, cluster, lost, running=()):
         now = time.monotonic()
         for name, reason in lost.items():
             logger.warning("cluster %s: %s", cluster.name, reason)
@@ -145,7 +158,10 @@ class Replacer:
         while self.failures and now - self.failures[0][0] > self.window:
             self.failures.popleft()
         size = len(cluster.worker_spec)
-        for name in lost:
+        book = book_of(cluster)
+        for name, reason in lost.items():
+            if book is not None:  # the job's story: replaced, and whether it was gone already
+                book.why(name, f"replaced: {reason}", gone=name not in running)
             del cluster.worker_spec[name]  # SpecCluster removes its job
         if len(self.failures) >= self.max_failures:
             self.stopped = (f"{len(self.failures)} workers were lost within {self.window / 60:g} minutes, so lost "

@@ -58,6 +58,27 @@ export interface IClusterModel {
   worker_shape?: IWorkerShape | null;
   /** A kept sidebar cluster outlives a graceful stop of the server; null when not kept. */
   keep?: IKeepModel | null;
+  /**
+   * Packages that differ between the kernel, the scheduler and the workers;
+   * null until a worker has answered.
+   */
+  environment?: IEnvironmentReport | null;
+}
+
+/** One package whose version differs between the kernel, the scheduler and the workers. */
+export interface IPackageMismatch {
+  package: string;
+  /** Its version(s) in the kernel; null when unknown. */
+  kernel?: string | null;
+  scheduler?: string | null;
+  /** Version (or `not installed`) -> how many workers have it. */
+  workers: Record<string, number>;
+}
+
+export interface IEnvironmentReport {
+  mismatches: IPackageMismatch[];
+  /** How many workers were compared. */
+  workers: number;
 }
 
 /** Cores, memory and image of one worker job of a cluster. */
@@ -103,12 +124,16 @@ export interface IClusterOption {
 /** Values of the site's options, by name. */
 export type ClusterOptionValues = Record<string, ClusterOptionValue>;
 
-/** Idle, running and held jobs of an HTCondor cluster, and why they are held. */
+/** Idle, running and held jobs of an HTCondor cluster, why they are held, and why they wait. */
 export interface IQueueModel {
   idle: number;
   running: number;
   held: number;
   hold_reasons: string[];
+  /** The pool's analysis in one line, once jobs have waited the site's threshold. */
+  idle_reason?: string | null;
+  /** The job that analysis is of (Diagnose shows all of it). */
+  idle_job?: string | null;
 }
 
 /**
@@ -295,6 +320,41 @@ export interface IJobModel {
   hold_reason?: string | null;
   /** Local backend: the worker's directory (its shell opens there). */
   directory?: string | null;
+  /** Unix seconds: asked for, idle since, running since (this run), evicted, ended. */
+  submitted?: number | null;
+  idle_since?: number | null;
+  running_since?: number | null;
+  evicted?: number | null;
+  ended?: number | null;
+  /** How many times it started. */
+  runs?: number | null;
+  /** How it ended, once it did. */
+  end?: IJobEnd | null;
+  /** False once it left the queue (or its process ended, locally). */
+  in_queue?: boolean;
+}
+
+/** How a job ended: `exited` (code), `signal`, `removed` (by whom), `lost`. */
+export interface IJobEnd {
+  kind: 'exited' | 'signal' | 'removed' | 'lost';
+  /** e.g. `exited with code 3`, `removed by condor`, `removed by the cluster: scaled down`. */
+  text: string;
+  code?: number | null;
+  signal?: number | null;
+  by?: string | null;
+  reason?: string | null;
+  /** It was held when removed: why. */
+  held?: string | null;
+}
+
+/** Diagnose: the pool's own analysis of one queued job. */
+export interface IJobAnalysis {
+  id: string;
+  status: string;
+  /** The one line the card shows; null when the analysis says nothing clear. */
+  summary?: string | null;
+  /** condor_q -better-analyze's text. */
+  text: string;
 }
 
 /**
@@ -305,6 +365,8 @@ export interface IJobLogs {
   stderr: string;
   /** `files`: the job's output files; `dask`: the worker's Dask log. */
   source?: string;
+  /** Why stderr is the Dask log, when it is. */
+  note?: string | null;
 }
 
 /** The batch jobs of a cluster. */
@@ -350,9 +412,18 @@ export async function jobLogs(
   return {
     stdout: data?.stdout ?? '',
     stderr: data?.stderr ?? '',
-    source: data?.source
+    source: data?.source,
+    note: data?.note ?? null
   };
 }
+
+/** Diagnose: the pool's analysis of one queued job (condor_q -better-analyze). */
+export const jobAnalysis = (id: string, job: string, settings?: Settings) =>
+  requestAPI<IJobAnalysis>(
+    ['clusters', id, 'jobs', job, 'analysis'],
+    {},
+    settings
+  );
 
 /**
  * Call a coffea-casa route and return its parsed JSON body.

@@ -103,6 +103,16 @@ def jobs(server, id):
     return {j["id"]: j for j in r.json()}
 
 
+def logs_of(server, id, job):
+    r = server.api("GET", f"clusters/{id}/jobs/{job}/logs", timeout=120)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def in_queue(jobs_by_id):
+    return [i for i, j in jobs_by_id.items() if j["in_queue"]]
+
+
 def wait_jobs_where(server, id, predicate, timeout=120):
     return wait_until(lambda: predicate(jobs(server, id)) and jobs(server, id), timeout=timeout, interval=0.3)
 
@@ -142,17 +152,27 @@ def test_held_jobs_stay_held_until_the_user_releases_or_removes_them(site):
         stop(server)
 
 
-def test_a_worker_job_removed_by_an_admin_is_replaced(site):
+def test_a_worker_job_removed_by_an_admin_is_replaced_and_stays_in_the_pane_with_its_log(site):
     server = site.server(QUICK_LOSS)
     try:
         model = start(server, 2)
         id = model["id"]
         victim = sorted(jobs(server, id))[0]
+        # the worker's log reaches its scheduler as it is written
+        assert wait_until(lambda: "Registered to" in logs_of(server, id, victim)["stderr"], timeout=60)
         # at once, within one check interval of its worker joining
         assert site.admin("condor_rm", victim).returncode == 0
-        assert wait_jobs_where(server, id, lambda js: len(js) == 2 and victim not in js, timeout=120), jobs(server, id)
+        assert wait_jobs_where(server, id, lambda js: len(in_queue(js)) == 2 and victim not in in_queue(js),
+                               timeout=120), jobs(server, id)
         model = wait_cluster(server, id, lambda m: m["workers"] == 2)
         assert model["workers"] == 2 and not model.get("error"), model
+        # it stays in the pane, removed by whom the pool says (root on a pool is "condor"), its log readable
+        gone = jobs(server, id)[victim]
+        assert (gone["status"], gone["in_queue"]) == ("removed", False), gone
+        assert (gone["end"]["kind"], gone["end"]["by"], gone["end"]["text"]) == ("removed", "condor", "removed by condor")
+        assert gone["ended"] >= gone["submitted"] and gone["host"], gone
+        log = logs_of(server, id, victim)
+        assert log["source"] == "dask" and "Registered to" in log["stderr"] and "removed job" in log["note"], log
     finally:
         stop(server)
 
@@ -208,7 +228,8 @@ def test_one_submission_for_n_workers_tls_files_shipped_and_scale_down_by_proc(s
     assert len(clusters) == 1 and sorted(i.split(".")[1] for i in ids) == ["0", "1", "2"], ids  # one submission
     listed = lambda files: [f.strip() for f in files.split(",")]  # noqa: E731 (HTCondor drops the blanks)
     for ad in out["ads"]:
-        assert [Path(f).name for f in listed(ad["TransferInput"])] == ["ca.pem", "hostcert.pem", "tls_workaround.py"]
+        assert [Path(f).name for f in listed(ad["TransferInput"])] == ["ca.pem", "hostcert.pem", "tls_workaround.py",
+                                                                          "log_forward.py"]
         assert listed(ad["EncryptInputFiles"]) == listed(ad["TransferInput"]) and ad["JobUniverse"] == VANILLA
     # scale(1) left one of the three procs running (the script saw it), and close() removed it too
     assert len(out["kept"]) == 1 and out["kept"][0] in ids and out["total"] == 3
@@ -384,3 +405,95 @@ def test_a_sidebar_cluster_survives_a_crashed_server_and_is_adopted_with_its_job
         assert sorted(jobs(second, after["id"])) == jobs_before  # the same jobs, never resubmitted
     finally:
         stop(second)
+
+
+# --- why don't I have workers? (issue 18) ----------------------------------------------
+
+QUICK_ANALYSIS = {"DASK_COFFEA_CASA__IDLE_ANALYSIS__AFTER": "1", "DASK_COFFEA_CASA__IDLE_ANALYSIS__EVERY": "2"}
+
+
+def test_a_job_asking_for_more_memory_than_any_slot_says_why_it_waits(site):
+    # both pools have one partitionable slot of 16 cores and 32 GiB
+    server = site.server(dict(QUICK_ANALYSIS, DASK_JOBQUEUE__COFFEA_CASA__MEMORY="64 GiB"))
+    try:
+        id = server.api("PUT", "clusters", {"workers": 1}).json()["id"]
+        model = wait_cluster(server, id, lambda m: (m["queue"] or {}).get("idle_reason"), timeout=120)
+        line = model["queue"]["idle_reason"]
+        assert line.startswith("1 job waiting for ") and model["workers"] == 0, model
+        assert "no machine matches: request_memory 64 GiB, largest slot 32 GiB" in line, line
+        (job,) = jobs(server, id).values()
+        assert job["id"] == model["queue"]["idle_job"] and job["status"] == "idle"
+        assert job["idle_since"] >= job["submitted"] and job["in_queue"] and job["end"] is None
+        # Diagnose: the pool's whole analysis
+        r = server.api("GET", f"clusters/{id}/jobs/{job['id']}/analysis", timeout=120)
+        assert r.status_code == 200, r.text
+        analysis = r.json()
+        assert analysis["summary"] == "no machine matches: request_memory 64 GiB, largest slot 32 GiB", analysis
+        assert "TARGET.Memory >= RequestMemory" in analysis["text"] and "Run analysis summary" in analysis["text"]
+        assert server.api("GET", f"clusters/{id}/jobs/9999.0/analysis").status_code == 404
+    finally:
+        stop(server)
+
+
+@pytest.mark.parametrize("spool", [False, True], ids=["files", "spooled"])
+def test_an_exited_job_shows_its_exit_code_and_its_log(site, spool):
+    env = dict(QUICK_LOSS, DASK_JOBQUEUE__COFFEA_CASA__JOB_SCRIPT_PROLOGUE='["echo the-prologue-gives-up >&2", "exit 3"]')
+    if spool:  # where the pool keeps output in its spool until condor_transfer_data fetches it
+        env["DASK_JOBQUEUE__COFFEA_CASA__SUBMIT_COMMAND_EXTRA"] = '["-spool"]'
+    server = site.server(env)
+    try:
+        id = server.api("PUT", "clusters", {"workers": 1}).json()["id"]
+        assert wait_cluster(server, id, lambda m: m["status"] != "starting")["status"] == "running"
+        ended = lambda: [j for j in jobs(server, id).values() if (j["end"] or {}).get("kind") == "exited"]  # noqa: E731
+        assert wait_until(ended, timeout=180), jobs(server, id)
+        job = ended()[0]
+        assert (job["status"], job["end"]["code"], job["end"]["text"]) in (
+            ("completed", 3, "exited with code 3"), ("removed", 3, "exited with code 3")), job
+        assert not job["in_queue"] or spool  # a spooled job waits in the queue until it is removed
+        log = logs_of(server, id, job["id"])
+        assert log["source"] == "files" and "the-prologue-gives-up" in log["stderr"], log
+    finally:
+        stop(server)
+
+
+FAKE_AWKWARD = [  # what a worker image with another awkward looks like to importlib.metadata
+    "mkdir -p fake/awkward-0.0.1.dist-info",
+    "echo Name: awkward > fake/awkward-0.0.1.dist-info/METADATA",
+    "echo Version: 0.0.1 >> fake/awkward-0.0.1.dist-info/METADATA",
+    "export PYTHONPATH=$PWD/fake",
+]
+KERNEL = '''
+import sys, time
+from distributed import Client
+from coffea_casa import CoffeaCasaCluster
+
+with Client(sys.argv[1], security=CoffeaCasaCluster.security()) as client:
+    print("connected", flush=True)
+    time.sleep(300)
+'''
+
+
+def test_a_worker_with_another_package_version_raises_the_mismatch_warning(site):
+    from importlib.metadata import version
+
+    server = site.server({"DASK_JOBQUEUE__COFFEA_CASA__JOB_SCRIPT_PROLOGUE": json.dumps(FAKE_AWKWARD)})
+    kernel = None
+    try:
+        model = start(server, 1)
+        script = site.home / "kernel.py"
+        script.write_text(KERNEL)
+        site.give(script)
+        # the user's kernel: a client of this sidebar cluster, from a process that imported coffea_casa
+        kernel = site.popen([sys.executable, str(script), model["scheduler_address"]], stdout=-1, text=True)
+        assert kernel.stdout.readline().strip() == "connected"
+        mismatch = lambda m: [x for x in ((m.get("environment") or {}).get("mismatches") or [])  # noqa: E731
+                              if x["package"] == "awkward" and x["kernel"]]
+        model = wait_cluster(server, model["id"], mismatch, timeout=60)
+        (awkward,) = mismatch(model)
+        assert awkward["kernel"] == version("awkward") and awkward["workers"] == {"0.0.1": 1}, model["environment"]
+        assert not [x for x in model["environment"]["mismatches"] if x["package"] in ("dask", "distributed")]
+    finally:
+        if kernel is not None:
+            kernel.kill()
+            kernel.wait()
+        stop(server)

@@ -138,8 +138,9 @@ class DoubleSite(Site):
         return subprocess.Popen(argv, env=env, cwd=cwd, **kwargs)
 
     def admin(self, *argv):
-        return subprocess.run(argv, env=dict(os.environ, **self.double.env()), capture_output=True, text=True,
-                              timeout=120)
+        # the pool's administrator is not the user: root's actions on a real pool say "(by user condor)"
+        return subprocess.run(argv, env=dict(os.environ, **self.double.env(), CONDOR_DOUBLE_ACTING_USER="condor"),
+                              capture_output=True, text=True, timeout=120)
 
 
 class PoolSite(Site):

@@ -80,8 +80,8 @@ def test_settings_match_the_documented_defaults():
         assert extra["Stream_Output"] == extra["Stream_Error"] == "False"
         assert extra["+DaskSchedulerAddress"] == f'"{cluster.scheduler_address}"'
         files = [f.strip() for f in extra["transfer_input_files"].split(",")]
-        # the TLS files, and the TLS workaround every worker preloads (coffea_casa_lab/tls_workaround.py)
-        assert [f.rsplit("/", 1)[1] for f in files] == ["ca.pem", "hostcert.pem", "tls_workaround.py"]
+        # the TLS files, and what every worker preloads: the TLS workaround, the log forwarder
+        assert [f.rsplit("/", 1)[1] for f in files] == ["ca.pem", "hostcert.pem", "tls_workaround.py", "log_forward.py"]
         assert extra["encrypt_input_files"] == extra["transfer_input_files"]
     finally:
         cluster.close()

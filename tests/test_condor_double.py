@@ -516,3 +516,88 @@ def test_ssh_to_job_runs_in_the_sandbox_with_the_jobs_environment(condor_double,
     run("condor_rm", jid)
     refused = run("condor_ssh_to_job", jid, "true", check=False)
     assert refused.returncode == 1 and "not running" in refused.stderr
+
+
+# --- what tests/condor_pool's real HTCondor 23.9 showed, emulated ----------------------------
+
+def test_a_job_no_slot_fits_stays_idle_and_better_analyze_says_why(condor_double, tmp_path):
+    cluster = submit(tmp_path, "executable = /bin/sleep\narguments = 60\nrequest_memory = 64 GB\nqueue\n")
+    jid = f"{cluster}.0"
+    ad = condor_double.wait_for(jid, lambda a: a.get("LastRejMatchReason") == "no match found ")
+    assert ad["JobStatus"] == 1 and not condor_double.running_pids()
+    text = run("condor_q", "-better-analyze", jid).stdout
+    assert f"The Requirements expression for job {cluster}.000 reduces to these conditions:" in text
+    assert re.search(r"^\[\d+\]\s+0  TARGET\.Memory >= RequestMemory$", text, re.MULTILINE), text
+    assert re.search(r"^\[\d+\]\s+1  TARGET\.Disk >= RequestDisk$", text, re.MULTILINE), text
+    assert "RequestMemory = 65536 (mb)" in text and "Of 1 machines,\n      1 are rejected by your job's requirements" in text
+    assert "No machines matched the jobs's constraints" in text
+    status = json.loads(run("condor_status", "-json", "-attributes", "Name,TotalSlotMemory,TotalSlotCpus").stdout)
+    assert [(s["TotalSlotMemory"], s["TotalSlotCpus"]) for s in status] == [(32768, 16)]  # as tests/condor_pool
+    # a bigger slot: the next negotiation cycle (any condor_q) runs it
+    condor_double.configure(slot_memory=70000)
+    run("condor_q")
+    condor_double.wait_for_status(jid, RUNNING)
+    assert "1 are able to run your job" in run("condor_q", "-better-analyze", jid).stdout
+    run("condor_rm", jid)
+
+
+def test_history_newest_first_since_and_match(condor_double, tmp_path):
+    first = submit(tmp_path, "executable = /bin/true\nqueue\n")
+    finished(condor_double, f"{first}.0")
+    held = submit(tmp_path, "executable = /bin/true\nhold = true\nqueue\n", name="h.sub")
+    second = submit(tmp_path, "executable = /bin/true\nqueue\n", name="s.sub")
+    assert wait_until(lambda: len(condor_double.jobs(include_history=True)) == 3 and len(condor_double.jobs()) == 1)
+    run("condor_rm", f"{held}.0")  # the last to leave the queue
+    order = lambda *args: [int(c) for c in run("condor_history", "-af", "ClusterId", *args).stdout.split()]  # noqa: E731
+    assert order() == [held, second, first]
+    assert order("-since", f"{first}.0") == [held, second] and order("-since", str(second)) == [held]
+    assert order("-match", "1") == [held] and order("-limit", "2") == [held, second]
+    assert order("-since", f"ClusterId == {second}") == [held]
+    assert order("-since", "true") == [] and order("-since", "false") == [held, second, first]
+
+
+def test_spooled_output_comes_back_with_condor_transfer_data(condor_double, tmp_path):
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    cluster = submit(tmp_path, f"""
+executable = /bin/sh
+arguments = "-c 'echo to-out; echo to-err >&2; exit 3'"
+output = {logs}/w.out
+error = {logs}/w.err
+should_transfer_files = YES
+queue
+""", "-spool")
+    ad = finished(condor_double, f"{cluster}.0")
+    # as a 23.9 schedd keeps a spooled job
+    assert (ad["JobStatus"], ad["ExitCode"], ad["Out"], ad["Err"]) == (COMPLETED, 3, "_condor_stdout", "_condor_stderr")
+    assert ad["SUBMIT_Iwd"] == str(tmp_path) and ad["Iwd"] == ad["DoubleSpool"]
+    assert ad["SUBMIT_TransferOutputRemaps"] == f"_condor_stdout={logs}/w.out;_condor_stderr={logs}/w.err"
+    assert not list(logs.iterdir())  # nothing made at submit, nothing back yet
+    assert run("condor_transfer_data", f"{cluster}.0").stdout == "Fetching data files...\n"
+    assert (logs / "w.out").read_text() == "to-out\n" and (logs / "w.err").read_text() == "to-err\n"
+    ad = condor_double.job(f"{cluster}.0")
+    assert ad["JobStatus"] == COMPLETED and ad["StageOutFinish"] >= ad["StageOutStart"]  # still queued
+    assert condor_double.transactions("transfer_data")[-1][2] == 1
+    run("condor_rm", f"{cluster}.0")
+
+
+def test_the_administrator_removes_and_vacates_as_condor(condor_double, tmp_path, monkeypatch):
+    cluster = submit(tmp_path, "executable = /bin/sleep\narguments = 60\noutput = o.txt\n"
+                               "should_transfer_files = YES\nqueue 2\n")
+    first, second = f"{cluster}.0", f"{cluster}.1"
+    assert not (tmp_path / "o.txt").exists()  # transferred output: condor_submit does not create it
+    for jid in (first, second):
+        condor_double.wait_for_status(jid, RUNNING)
+    monkeypatch.setenv("CONDOR_DOUBLE_ACTING_USER", "condor")  # root's actions, on a real pool
+    run("condor_vacate_job", second)
+    ad = condor_double.wait_for(second, lambda a: a["NumJobStarts"] == 2 and a["JobStatus"] == RUNNING)
+    assert ad["LastVacateTime"] >= ad["JobStartDate"] and ad["LastRemoteHost"].startswith("slot1_")
+    run("condor_rm", first)
+    gone = condor_double.job(first)
+    assert (gone["JobStatus"], gone["RemoveReason"]) == (REMOVED, "via condor_rm (by user condor)")
+    assert "RemoteHost" not in gone and gone["LastRemoteHost"].startswith("slot1_") and gone["LastVacateTime"]
+    run("condor_hold", "-reason", "over the policy", second)  # removed while held: the reason is the last one
+    run("condor_rm", second)
+    gone = condor_double.job(second)
+    assert (gone["LastJobStatus"], gone["LastHoldReason"]) == (HELD, "over the policy (by user condor)")
+    assert "HoldReason" not in gone

@@ -114,3 +114,40 @@ def test_a_killed_script_leaves_a_record_that_readers_drop(tmp_path):
     assert registry.record_path(r["id"]).exists()  # nobody could remove it...
     assert wait_until(lambda: registry.Reader().records() == [], timeout=10)  # ...but no reader lists it
     assert not registry.record_path(r["id"]).exists()
+
+
+PLAIN_SCHEDULER = """
+import asyncio
+from distributed import Scheduler
+from coffea_casa_lab.security import make_security
+
+async def main():
+    async with Scheduler(host="127.0.0.2", port=0, protocol="tls", security=make_security(), dashboard=False) as s:
+        print(s.address, flush=True)
+        await asyncio.sleep(300)
+
+asyncio.run(main())
+"""
+
+
+def test_a_record_that_leads_to_a_dask_server_without_our_handlers_is_no_500(tmp_path, monkeypatch):
+    """A stale record (say, another test run's, in a shared runtime folder) whose control address
+    is now a plain Dask server's: it answers None to our calls. The card says so; the list works."""
+    from test_rest_api import JupyterServer
+
+    server = JupyterServer(tmp_path / "jupyter", {"DASK_LABEXTENSION__FACTORY__MODULE": "factories",
+                                                  "DASK_LABEXTENSION__FACTORY__CLASS": "FakeCluster"})
+    plain = subprocess.Popen([sys.executable, "-c", PLAIN_SCHEDULER], stdout=subprocess.PIPE, text=True)
+    try:
+        address = plain.stdout.readline().strip()
+        monkeypatch.setenv("JUPYTER_RUNTIME_DIR", server.env["JUPYTER_RUNTIME_DIR"])
+        registry.write(dict(record(pid=plain.pid, pid_started=registry.process_started(plain.pid),
+                                   scheduler_address=address, backend="local"), control=address))
+        r = server.api("GET", "clusters")
+        assert r.status_code == 200, r.text
+        (model,) = r.json()
+        assert model["error"] == f"no coffea-casa cluster answers at {address}", model
+    finally:
+        plain.kill()
+        plain.wait()
+        server.stop()

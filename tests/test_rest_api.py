@@ -277,7 +277,8 @@ def test_initial_clusters_start_without_blocking_the_server(tmp_path):
 
 
 @pytest.mark.parametrize("method", ["GET", "PUT", "PATCH", "DELETE"])
-@pytest.mark.parametrize("path", ["health", "options", "clusters", "clusters/x", "clusters/x/jobs", "clusters/x/jobs/1.0", "clusters/x/jobs/1.0/logs"])
+@pytest.mark.parametrize("path", ["health", "options", "clusters", "clusters/x", "clusters/x/jobs", "clusters/x/jobs/1.0",
+                                  "clusters/x/jobs/1.0/logs", "clusters/x/jobs/1.0/analysis"])
 @pytest.mark.parametrize("auth", [None, "token wrong"])
 def test_every_route_needs_jupyter_auth(fake_server, method, path, auth):
     headers = {"Authorization": auth} if auth else {}

@@ -57,6 +57,9 @@ if os.environ.get("COFFEA_CASA_UI_BACKEND") == "htcondor":
     # Every job of the double runs on this one host: the facility's fixed nanny
     # port (8001, one worker per container there) would collide from job two on.
     os.environ["DASK_LABEXTENSION__FACTORY__KWARGS__NANNY_PORT"] = "None"
+    # Why jobs wait, on the card as soon as they do (tests/why.spec.ts), not after 2 min.
+    os.environ.setdefault("DASK_COFFEA_CASA__IDLE_ANALYSIS__AFTER", "1")
+    os.environ.setdefault("DASK_COFFEA_CASA__IDLE_ANALYSIS__EVERY", "2")
 
 # A server that pool.spec.ts starts inside the real HTCondor pool (tests/condor_pool), as its
 # user: the real condor_* tools on PATH, no Docker (the vanilla universe), workers on loopback.

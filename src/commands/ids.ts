@@ -16,6 +16,7 @@ export namespace CommandIDs {
   export const showJobs = 'coffea-casa:show-jobs';
   export const killJob = 'coffea-casa:kill-job';
   export const showJobLogs = 'coffea-casa:show-job-logs';
+  export const diagnoseJob = 'coffea-casa:diagnose-job';
   export const releaseJob = 'coffea-casa:release-job';
   export const jobShell = 'coffea-casa:job-shell';
   export const refresh = 'coffea-casa:refresh';

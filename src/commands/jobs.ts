@@ -1,6 +1,7 @@
 /**
  * A cluster's batch jobs (HTCondor jobs, or local worker processes): the
- * jobs pane, one job's logs, killing or removing a job, releasing a held
+ * jobs pane with each job's story, one job's logs (ended jobs too), why an
+ * idle job waits (Diagnose), killing or removing a job, releasing a held
  * one, and a shell on a running one.
  */
 import {
@@ -9,12 +10,20 @@ import {
   Notification,
   showDialog
 } from '@jupyterlab/apputils';
+import { ServerConnection } from '@jupyterlab/services';
 import { CommandRegistry } from '@lumino/commands';
 import { Widget } from '@lumino/widgets';
 
-import { errorMessage, IJobModel, jobLogs, killJob, releaseJob } from '../api';
+import {
+  errorMessage,
+  IJobModel,
+  jobAnalysis,
+  jobLogs,
+  killJob,
+  releaseJob
+} from '../api';
 import { coffeaCasaIcon } from '../icons';
-import { JobLogsView, JobsPanel } from '../jobs';
+import { JobAnalysisView, JobLogsView, JobsPanel } from '../jobs';
 import { ICommandContext } from './context';
 import { CommandIDs } from './ids';
 
@@ -23,6 +32,7 @@ export function registerJobCommands(ctx: ICommandContext): void {
   commands.addCommand(CommandIDs.showJobs, showJobs(ctx));
   commands.addCommand(CommandIDs.killJob, kill(ctx));
   commands.addCommand(CommandIDs.showJobLogs, showLogs(ctx));
+  commands.addCommand(CommandIDs.diagnoseJob, diagnose(ctx));
   commands.addCommand(CommandIDs.releaseJob, release(ctx));
   commands.addCommand(CommandIDs.jobShell, shell(ctx));
 }
@@ -61,6 +71,14 @@ function showJobs(ctx: ICommandContext): CommandRegistry.ICommandOptions {
           interval: model.pollInterval,
           onLogs: job =>
             void commands.execute(CommandIDs.showJobLogs, { id, job: job.id }),
+          onDiagnose:
+            cluster.backend === 'htcondor'
+              ? job =>
+                  void commands.execute(CommandIDs.diagnoseJob, {
+                    id,
+                    job: job.id
+                  })
+              : undefined,
           onKill: job =>
             commands.execute(CommandIDs.killJob, {
               id,
@@ -206,29 +224,75 @@ function shell(ctx: ICommandContext): CommandRegistry.ICommandOptions {
   };
 }
 
-function showLogs(ctx: ICommandContext): CommandRegistry.ICommandOptions {
-  const { app } = ctx;
-  const settings = app.serviceManager.serverSettings;
-  return {
+const showLogs = (ctx: ICommandContext) =>
+  jobTab(ctx, {
     label: 'Show Batch Job Logs',
-    caption: 'stdout and stderr of one job',
+    caption: 'stdout and stderr of one job, running or ended',
+    kind: 'logs',
+    title: job => `Job ${job} logs`,
+    make: (title, load) => new JobLogsView(title, () => load(jobLogs))
+  });
+
+const diagnose = (ctx: ICommandContext) =>
+  jobTab(ctx, {
+    label: 'Diagnose Idle Batch Job',
+    caption:
+      "Why an HTCondor job waits: the pool's analysis (condor_q -better-analyze)",
+    kind: 'analysis',
+    title: job => `Diagnose job ${job}`,
+    make: (title, load) => new JobAnalysisView(title, () => load(jobAnalysis))
+  });
+
+type JobRequest<T> = (
+  id: string,
+  job: string,
+  settings: ServerConnection.ISettings
+) => Promise<T>;
+
+/** A command that opens (or shows again) a tab about one job of a cluster (`id`, `job`). */
+function jobTab(
+  ctx: ICommandContext,
+  options: {
+    label: string;
+    caption: string;
+    kind: string;
+    title: (job: string) => string;
+    make: (
+      title: string,
+      load: <T>(request: JobRequest<T>) => Promise<T>
+    ) => Widget;
+  }
+): CommandRegistry.ICommandOptions {
+  const settings = ctx.app.serviceManager.serverSettings;
+  return {
+    label: options.label,
+    caption: options.caption,
     execute: args => {
       const id = String(args.id ?? '');
       const job = String(args.job ?? '');
-      const title = `Job ${job} logs`;
-      const paneId = `coffea-casa-job-logs-${id}-${job}`.replace(
-        /[^\w-]/g,
-        '-'
+      const title = options.title(job);
+      openTab(ctx, `coffea-casa-job-${options.kind}-${id}-${job}`, title, () =>
+        options.make(title, request => request(id, job, settings))
       );
-      const open = [...app.shell.widgets('main')].find(w => w.id === paneId);
-      if (open) {
-        app.shell.activateById(open.id);
-        return;
-      }
-      const content = new JobLogsView(title, () => jobLogs(id, job, settings));
-      const pane = tab(content, paneId, title);
-      app.shell.add(pane, 'main');
-      app.shell.activateById(pane.id);
     }
   };
+}
+
+/** The tab `id` (activated if open), else a new one around `make(title)`. */
+function openTab(
+  ctx: ICommandContext,
+  id: string,
+  title: string,
+  make: (title: string) => Widget
+): void {
+  const { app } = ctx;
+  const paneId = id.replace(/[^\w-]/g, '-');
+  const open = [...app.shell.widgets('main')].find(w => w.id === paneId);
+  if (open) {
+    app.shell.activateById(open.id);
+    return;
+  }
+  const pane = tab(make(title), paneId, title);
+  app.shell.add(pane, 'main');
+  app.shell.activateById(pane.id);
 }

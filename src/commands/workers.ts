@@ -64,9 +64,14 @@ function install(ctx: ICommandContext): CommandRegistry.ICommandOptions {
     caption: "pip install requirements on the cluster's workers (PipInstall)",
     isEnabled: ctx.isRunning,
     execute: ctx.forCluster(async (cluster, args) => {
+      // `packages`: install these; `suggested`: ask, with these filled in (the card's
+      // warning of packages that differ between the kernel and the workers)
       const packages = Array.isArray(args.packages)
         ? (args.packages as string[])
-        : await showPackagesDialog(cluster);
+        : await showPackagesDialog(
+            cluster,
+            Array.isArray(args.suggested) ? (args.suggested as string[]) : []
+          );
       if (!packages) {
         return false;
       }

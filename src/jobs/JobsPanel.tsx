@@ -8,10 +8,13 @@ import { errorMessage, IJobModel, listJobs } from '../api';
 import { PaneHeader } from './PaneHeader';
 
 /**
- * The batch jobs (HTCondor jobs, or local worker processes) of one cluster:
- * id, status, host, start time and worker name, with Logs and Kill. It
- * refreshes while visible. What `condor_q`, `condor_ssh_to_job` and
- * `condor_rm` give in a terminal.
+ * The batch jobs (HTCondor jobs, or local worker processes) of one cluster,
+ * each with its story: submitted, idle since, running since, evicted, and
+ * how it ended, for the jobs still queued and, below them, those that left
+ * the queue (within the site's bound). Logs for every job (ended ones too),
+ * Diagnose for an idle one, Shell, Release and Kill/Remove. It refreshes
+ * while visible. What `condor_q`, `condor_history`, `condor_q
+ * -better-analyze`, `condor_ssh_to_job` and `condor_rm` give in a terminal.
  */
 export class JobsPanel extends ReactWidget {
   constructor(options: JobsPanel.IOptions) {
@@ -66,55 +69,41 @@ export class JobsPanel extends ReactWidget {
         />
         {jobs !== null && jobs.length === 0 && (
           <p className="jp-CoffeaCasa-empty">
-            No jobs: this cluster has no workers right now. Scale it up from the
+            No jobs: this cluster has had no workers yet. Scale it up from the
             Dask clusters sidebar.
           </p>
         )}
         {jobs !== null && jobs.length > 0 && (
-          <table className="jp-CoffeaCasa-jobsTable">
-            <thead>
-              <tr>
-                <th>Job</th>
-                <th>Status</th>
-                <th>Host</th>
-                <th>Started</th>
-                <th>Worker</th>
-                <th />
-              </tr>
-            </thead>
-            <tbody>
-              {jobs.map(job => (
-                <tr key={job.id} data-job-id={job.id}>
-                  <td className="jp-CoffeaCasa-jobId">{job.id}</td>
-                  <td>
-                    <span
-                      className={`jp-CoffeaCasa-jobStatus jp-mod-${job.status}`}
-                    >
-                      {job.status}
-                    </span>
-                    {job.hold_reason && (
-                      <div
-                        className="jp-CoffeaCasa-holdReason"
-                        title={job.hold_reason}
-                      >
-                        {job.hold_reason}
-                      </div>
-                    )}
-                  </td>
-                  <td>{job.host ?? '—'}</td>
-                  <td>{formatTime(job.start_time)}</td>
-                  <td className="jp-CoffeaCasa-jobWorker">
-                    {job.worker_name ?? '—'}
-                  </td>
-                  <td className="jp-CoffeaCasa-jobActions">
-                    <div>
-                      <JobActions job={job} {...this._actions} />
-                    </div>
-                  </td>
+          // its own horizontal scroll, so that the actions column stays in sight (sticky)
+          <div className="jp-CoffeaCasa-jobsScroll">
+            <table className="jp-CoffeaCasa-jobsTable">
+              <thead>
+                <tr>
+                  <th>Job</th>
+                  <th>Status</th>
+                  <th>Story</th>
+                  <th>Host</th>
+                  <th>Worker</th>
+                  <th />
                 </tr>
-              ))}
-            </tbody>
-          </table>
+              </thead>
+              <tbody>
+                {jobs.map((job, i) => (
+                  <React.Fragment key={job.id}>
+                    {job.in_queue === false &&
+                      (i === 0 || jobs[i - 1].in_queue !== false) && (
+                        <tr className="jp-CoffeaCasa-jobsDivider">
+                          <th colSpan={6}>
+                            Ended: left the queue, or its process ended
+                          </th>
+                        </tr>
+                      )}
+                    <JobRow job={job} actions={this._actions} />
+                  </React.Fragment>
+                ))}
+              </tbody>
+            </table>
+          </div>
         )}
       </div>
     );
@@ -128,6 +117,7 @@ export class JobsPanel extends ReactWidget {
     const o = this._options;
     return {
       onLogs: o.onLogs,
+      onDiagnose: o.onDiagnose,
       onShell: o.onShell,
       onKill: then(o.onKill),
       onRelease: then(o.onRelease)
@@ -159,6 +149,8 @@ export namespace JobsPanel {
     serverSettings: ServerConnection.ISettings;
     interval?: number;
     onLogs: (job: IJobModel) => void;
+    /** HTCondor: the pool's analysis of an idle job, in a tab. */
+    onDiagnose?: (job: IJobModel) => void;
     /** Kill the job (after asking); resolves when done or declined. */
     onKill: (job: IJobModel) => Promise<unknown>;
     /** Release a held job (after asking); resolves when done or declined. */
@@ -170,15 +162,87 @@ export namespace JobsPanel {
 
 interface IJobActions {
   onLogs: (job: IJobModel) => void;
+  onDiagnose?: (job: IJobModel) => void;
   onShell: (job: IJobModel) => void;
   onKill: (job: IJobModel) => void;
   onRelease: (job: IJobModel) => void;
 }
 
-/** Logs always; Release and Remove for a held job; Shell and Kill otherwise. */
+/** One job: its id, status (and why held, or how it ended), story, host, worker, actions. */
+function JobRow(props: { job: IJobModel; actions: IJobActions }): JSX.Element {
+  const { job } = props;
+  const ended = job.in_queue === false;
+  return (
+    <tr data-job-id={job.id} className={ended ? 'jp-mod-ended' : undefined}>
+      <td className="jp-CoffeaCasa-jobId">{job.id}</td>
+      <td className="jp-CoffeaCasa-jobState">
+        <span className={`jp-CoffeaCasa-jobStatus jp-mod-${job.status}`}>
+          {job.status}
+        </span>
+        {job.hold_reason && (
+          <div className="jp-CoffeaCasa-holdReason" title={job.hold_reason}>
+            {job.hold_reason}
+          </div>
+        )}
+        {job.end && (
+          <div
+            className={`jp-CoffeaCasa-jobEnd jp-mod-${job.end.kind}`}
+            title={job.end.reason ?? job.end.text}
+          >
+            {job.end.text}
+          </div>
+        )}
+      </td>
+      <td className="jp-CoffeaCasa-jobStory">
+        <JobStory job={job} />
+      </td>
+      <td>{job.host ?? '—'}</td>
+      <td className="jp-CoffeaCasa-jobWorker">{job.worker_name ?? '—'}</td>
+      <td className="jp-CoffeaCasa-jobActions">
+        <div>
+          <JobActions job={job} {...props.actions} />
+        </div>
+      </td>
+    </tr>
+  );
+}
+
+/** Submitted, idle since, running since, evicted and ended, as far as each applies. */
+export function JobStory(props: { job: IJobModel }): JSX.Element {
+  const { job } = props;
+  const steps: [string, IJobModel['start_time']][] = [
+    ['submitted', job.submitted],
+    ['idle since', job.idle_since],
+    ['running since', job.running_since],
+    ['evicted', job.evicted],
+    ['ended', job.ended]
+  ];
+  const shown = steps.filter(
+    ([, value]) => value !== null && value !== undefined
+  );
+  if (!shown.length) {
+    return <>{formatTime(job.start_time)}</>;
+  }
+  return (
+    <ul className="jp-CoffeaCasa-story">
+      {shown.map(([label, value]) => (
+        <li key={label} data-step={label.split(' ')[0]}>
+          <span className="jp-CoffeaCasa-storyLabel">{label}</span>{' '}
+          <span title={formatTime(value)}>{formatMoment(value)}</span>
+        </li>
+      ))}
+    </ul>
+  );
+}
+
+/**
+ * Logs always; Diagnose for an idle HTCondor job; Release and Remove for a
+ * held job; Shell and Kill for a running one; nothing more once it ended.
+ */
 function JobActions(props: IJobActions & { job: IJobModel }): JSX.Element {
   const { job } = props;
   const held = job.status === 'held';
+  const ended = job.in_queue === false;
   const button = (label: string, style: string, onClick: () => void) => (
     <button
       key={label}
@@ -188,18 +252,40 @@ function JobActions(props: IJobActions & { job: IJobModel }): JSX.Element {
       {label}
     </button>
   );
+  const { onDiagnose } = props;
   return (
     <>
       {button('Logs', 'jp-mod-reject', () => props.onLogs(job))}
-      {job.status === 'running' &&
+      {!ended &&
+        job.status === 'idle' &&
+        onDiagnose &&
+        button('Diagnose', 'jp-mod-reject', () => onDiagnose(job))}
+      {!ended &&
+        job.status === 'running' &&
         button('Shell', 'jp-mod-reject', () => props.onShell(job))}
-      {held && button('Release', 'jp-mod-accept', () => props.onRelease(job))}
-      {button(held ? 'Remove' : 'Kill', 'jp-mod-warn', () => props.onKill(job))}
+      {!ended &&
+        held &&
+        button('Release', 'jp-mod-accept', () => props.onRelease(job))}
+      {!ended &&
+        button(held ? 'Remove' : 'Kill', 'jp-mod-warn', () =>
+          props.onKill(job)
+        )}
     </>
   );
 }
 
 /** Unix seconds or ISO text as a local date and time. */
+/** A time of today as its time of day; another day's with its date. */
+export function formatMoment(value: IJobModel['start_time']): string {
+  if (typeof value !== 'number') {
+    return formatTime(value);
+  }
+  const date = new Date(value * 1000);
+  return date.toDateString() === new Date().toDateString()
+    ? date.toLocaleTimeString()
+    : date.toLocaleString();
+}
+
 export function formatTime(value: IJobModel['start_time']): string {
   if (value === null || value === undefined || value === '') {
     return '—';

@@ -1,2 +1,4 @@
 export * from './JobLogs';
 export * from './JobsPanel';
+export * from './JobAnalysis';
+export * from './LoadingPane';

@@ -1,6 +1,6 @@
 import * as React from 'react';
 
-import { IClusterModel, IKeepModel } from '../api';
+import { IClusterModel, IKeepModel, IPackageMismatch } from '../api';
 import { canConnect } from '../inject';
 import { handleCardPress } from './drag';
 import { formatBytes, formatDuration } from './format';
@@ -20,6 +20,10 @@ export interface IClusterCardProps {
   onRecord: () => void;
   /** Keep it running when the server stops, or not (sidebar clusters). */
   onKeep: () => void;
+  /** The pool's analysis of the job that waits, in a tab. */
+  onDiagnose: (job: string) => void;
+  /** Install Packages on Dask Workers…, the requirements filled in. */
+  onInstallPackages: (packages: string[]) => void;
 }
 
 /**
@@ -68,6 +72,11 @@ export function ClusterCard(props: IClusterCardProps): JSX.Element {
       <CardFields cluster={cluster} />
       <WorkerProgress cluster={cluster} />
       <HoldReasons cluster={cluster} />
+      <IdleReason cluster={cluster} onDiagnose={props.onDiagnose} />
+      <EnvironmentWarning
+        cluster={cluster}
+        onInstallPackages={props.onInstallPackages}
+      />
       {cluster.idle && (
         <div className="jp-CoffeaCasa-cardNote" role="status">
           {cluster.idle}
@@ -289,6 +298,110 @@ function HoldReasons(props: { cluster: IClusterModel }): JSX.Element | null {
         </li>
       ))}
     </ul>
+  );
+}
+
+/**
+ * Why its jobs wait, once they have waited the site's threshold: the pool's
+ * analysis in one line, and Diagnose for all of it.
+ */
+function IdleReason(props: {
+  cluster: IClusterModel;
+  onDiagnose: (job: string) => void;
+}): JSX.Element | null {
+  const queue = props.cluster.queue;
+  if (!queue?.idle_reason) {
+    return null;
+  }
+  const job = queue.idle_job;
+  return (
+    <div className="jp-CoffeaCasa-idleReason" role="status">
+      <span title={queue.idle_reason}>{queue.idle_reason}</span>
+      {job && (
+        <button
+          className="jp-CoffeaCasa-link"
+          onClick={event => {
+            event.stopPropagation();
+            props.onDiagnose(job);
+          }}
+          title={`The pool's whole analysis of job ${job} (condor_q -better-analyze)`}
+        >
+          Diagnose
+        </button>
+      )}
+    </div>
+  );
+}
+
+/**
+ * `awkward: kernel 2.6.1 · workers 0.0.1 (2), not installed (1)`; the
+ * scheduler only where it says something else than the kernel.
+ */
+export function mismatchText(m: IPackageMismatch): string {
+  const workers = Object.entries(m.workers)
+    .map(([version, n]) => `${version} (${n})`)
+    .join(', ');
+  const sides = [
+    m.kernel ? `kernel ${m.kernel}` : null,
+    m.scheduler && m.scheduler !== m.kernel ? `scheduler ${m.scheduler}` : null,
+    `workers ${workers}`
+  ].filter(Boolean);
+  return `${m.package}: ${sides.join(' · ')}`;
+}
+
+/** The kernel's versions to install on the workers (not Python: that is the image's). */
+export function requirementsFor(mismatches: IPackageMismatch[]): string[] {
+  return mismatches
+    .filter(m => m.package !== 'python' && m.kernel && !m.kernel.includes(','))
+    .map(m =>
+      m.kernel === 'not installed' ? null : `${m.package}==${m.kernel}`
+    )
+    .filter((r): r is string => r !== null);
+}
+
+/**
+ * Packages whose versions differ between the kernel, the scheduler and the
+ * workers (a deserialization error waiting to happen), and the remedies of
+ * the docs' chapter 2.
+ */
+function EnvironmentWarning(props: {
+  cluster: IClusterModel;
+  onInstallPackages: (packages: string[]) => void;
+}): JSX.Element | null {
+  const mismatches = props.cluster.environment?.mismatches ?? [];
+  if (!mismatches.length) {
+    return null;
+  }
+  const requirements = requirementsFor(mismatches);
+  const python = mismatches.some(m => m.package === 'python');
+  return (
+    <div className="jp-CoffeaCasa-envWarning" role="alert">
+      <div className="jp-CoffeaCasa-envTitle">
+        Packages differ between the kernel and the workers:
+      </div>
+      <ul>
+        {mismatches.map(m => (
+          <li key={m.package} data-package={m.package}>
+            {mismatchText(m)}
+          </li>
+        ))}
+      </ul>
+      <div className="jp-CoffeaCasa-envRemedy">
+        {python &&
+          'Python differs: choose a worker image with the kernel’s Python. '}
+        Put the packages in ~/requirements.txt (new workers install them), or{' '}
+        <button
+          className="jp-CoffeaCasa-link"
+          onClick={event => {
+            event.stopPropagation();
+            props.onInstallPackages(requirements);
+          }}
+          title="pip install on the running workers (distributed's PipInstall)"
+        >
+          Install packages on workers…
+        </button>
+      </div>
+    </div>
   );
 }
 

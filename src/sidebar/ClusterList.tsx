@@ -23,6 +23,8 @@ export interface IClusterListProps {
   onJobs: (id: string) => void;
   onRecord: (id: string) => void;
   onKeep: (id: string) => void;
+  onDiagnose: (id: string, job: string) => void;
+  onInstallPackages: (id: string, packages: string[]) => void;
 }
 
 export const EMPTY_MESSAGE =
@@ -69,6 +71,10 @@ export function ClusterList(props: IClusterListProps): JSX.Element {
               onJobs={() => props.onJobs(cluster.id)}
               onRecord={() => props.onRecord(cluster.id)}
               onKeep={() => props.onKeep(cluster.id)}
+              onDiagnose={job => props.onDiagnose(cluster.id, job)}
+              onInstallPackages={packages =>
+                props.onInstallPackages(cluster.id, packages)
+              }
             />
           ))}
         </ul>

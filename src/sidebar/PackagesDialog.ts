@@ -13,7 +13,7 @@ export function parseRequirements(text: string): string[] {
 
 /** A text area for requirements, one per line. */
 class PackagesBody extends Widget implements Dialog.IBodyWidget<string[]> {
-  constructor() {
+  constructor(initial: string[] = []) {
     const node = document.createElement('label');
     node.className = 'jp-CoffeaCasa-packages';
     node.textContent = 'Requirements, one per line (as in requirements.txt)';
@@ -21,6 +21,7 @@ class PackagesBody extends Widget implements Dialog.IBodyWidget<string[]> {
     area.rows = 6;
     area.placeholder = 'numpy\nscikit-learn>=1.4';
     area.spellcheck = false;
+    area.value = initial.join('\n');
     node.appendChild(area);
     super({ node });
     this._area = area;
@@ -35,11 +36,12 @@ class PackagesBody extends Widget implements Dialog.IBodyWidget<string[]> {
 
 /** Ask for requirements to install on a cluster's workers; null if cancelled or empty. */
 export async function showPackagesDialog(
-  cluster: IClusterModel
+  cluster: IClusterModel,
+  initial: string[] = []
 ): Promise<string[] | null> {
   const result = await showDialog({
     title: `Install packages on the workers of ${cluster.name}`,
-    body: new PackagesBody(),
+    body: new PackagesBody(initial),
     buttons: [
       Dialog.cancelButton(),
       Dialog.okButton({ label: 'Install', ariaLabel: 'Install' })

@@ -92,6 +92,15 @@ export class ClusterSidebar extends ReactWidget {
                   onJobs={id => run(CommandIDs.showJobs, { id })}
                   onRecord={id => run(CommandIDs.toggleReport, { id })}
                   onKeep={id => run(CommandIDs.keepCluster, { id })}
+                  onDiagnose={(id, job) =>
+                    run(CommandIDs.diagnoseJob, { id, job })
+                  }
+                  onInstallPackages={(id, packages) =>
+                    void commands.execute(CommandIDs.installPackages, {
+                      id,
+                      suggested: packages
+                    })
+                  }
                 />
               )}
             </div>

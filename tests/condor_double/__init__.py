@@ -34,10 +34,13 @@ class CondorDouble:
                 "CONDOR_DOUBLE_STATE": str(self.state_dir),
                 "CONDOR_DOUBLE_PYTHON": self.python}
 
-    def configure(self, transaction_cost=None, periodic_interval=None):
+    def configure(self, transaction_cost=None, periodic_interval=None, slot_cpus=None, slot_memory=None,
+                  slot_disk=None):
         """Seconds each schedd transaction takes (they run one at a time); seconds between
-        evaluations of periodic policy expressions (periodic_hold, periodic_remove)."""
-        for name, value in (("transaction_cost", transaction_cost), ("periodic_interval", periodic_interval)):
+        evaluations of periodic policy expressions (periodic_hold, periodic_remove); the size of
+        the one partitionable slot (cores, MiB, KiB; a job that does not fit stays idle)."""
+        for name, value in (("transaction_cost", transaction_cost), ("periodic_interval", periodic_interval),
+                            ("slot_cpus", slot_cpus), ("slot_memory", slot_memory), ("slot_disk", slot_disk)):
             if value is not None:
                 (self.state_dir / name).write_text(str(float(value)))
 

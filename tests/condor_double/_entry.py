@@ -14,7 +14,8 @@ TOOLS = {"submit": "condor_double.submit", "q": "condor_double.q",
          "rm": "condor_double.rm", "shepherd": "condor_double.shepherd",
          "hold": "condor_double.hold:main_hold", "release": "condor_double.hold:main_release",
          "ssh_to_job": "condor_double.ssh:main", "vacate_job": "condor_double.hold:main_vacate",
-         "history": "condor_double.q:main_history"}
+         "history": "condor_double.q:main_history", "status": "condor_double.machine:status_main",
+         "transfer_data": "condor_double.transfer:main"}
 
 if __name__ == "__main__":
     tool = sys.argv[1]

@@ -11,7 +11,7 @@ import sys
 import classad2
 
 from . import rm
-from .state import HELD, IDLE, REMOVED, RUNNING, State, job_id, log_event, matches, owner
+from .state import HELD, IDLE, REMOVED, RUNNING, State, acting_user, job_id, log_event, matches, stopped
 
 
 def select(state, r):
@@ -37,7 +37,8 @@ def hold(state, jids, reason):
                 results[jid] = "already held" if ad["JobStatus"] == HELD else "removed"
             else:
                 was = ad["JobStatus"]
-                ad = state.set_status(ad, HELD, HoldReason=reason, HoldReasonCode=1, HoldReasonSubCode=0)
+                ad = state.set_status(ad, HELD, HoldReason=reason, HoldReasonCode=1, HoldReasonSubCode=0,
+                                      **(stopped(ad) if was == RUNNING else {}))
                 log_event(ad, 12, "Job was held.", reason, "Code 1 Subcode 0")
                 results[jid] = "ok"
                 if was == RUNNING and "DoublePgid" in ad:
@@ -78,7 +79,7 @@ def vacate(state, jids):
             elif ad["JobStatus"] != RUNNING:
                 results[jid] = "not running"
             else:
-                ad = state.set_status(ad, IDLE)
+                ad = state.set_status(ad, IDLE, **stopped(ad))
                 log_event(ad, 4, "Job was evicted.", "(0) Job was not checkpointed.")
                 results[jid] = "ok"
                 if "DoublePgid" in ad:
@@ -103,7 +104,7 @@ def main(argv, action):
     state = State.from_env(f"condor_{action}")
     jids = select(state, r)
     # as HTCondor words it: the user's reason or the tool's, and who
-    reason = f"{r.reason or f'via condor_{action}'} (by user {owner()})"
+    reason = f"{r.reason or f'via condor_{action}'} (by user {acting_user()})"
     if action == "hold":
         results, running = hold(state, jids, reason)
     elif action == "vacate_job":

@@ -9,8 +9,9 @@ import classad2
 from . import syntax
 from .state import STATUS_LETTER, SCHEDD_ADDRESS, State, fail, hostname, matches, owner
 
-USAGE = ("Usage: condor_q [-json|-long|-af[:hlVrj,t] attr ...] [-constraint expr] [-allusers]\n"
-         "                [-attributes a,b] [-limit n] [-hold|-run] [cluster|cluster.proc|owner ...]")
+USAGE = ("Usage: condor_q [-json|-long|-af[:hlVrj,t] attr ...|-better-analyze] [-constraint expr] [-allusers]\n"
+         "                [-attributes a,b] [-limit n] [-hold|-run] [cluster|cluster.proc|owner ...]\n"
+         "       condor_history [the same] [-match n] [-since cluster|cluster.proc|expr]")
 
 
 def is_prefix(arg, word, min_len):
@@ -28,7 +29,7 @@ def parse_expr(text, what="constraint"):
 
 def parse_args(argv):
     o = {"mode": "table", "af": [], "af_opts": "", "constraints": [], "restrict": [],
-         "allusers": False, "attrs": None, "limit": None, "status": None}
+         "allusers": False, "attrs": None, "limit": None, "status": None, "since": None}
     i = 0
     while i < len(argv):
         arg = argv[i]
@@ -60,9 +61,16 @@ def parse_args(argv):
                 fail(f"Error: -attributes requires another argument\n{USAGE}")
             o["attrs"] = [a for a in nxt.replace(",", " ").split()]
             i += 1
-        elif is_prefix(arg, "limit", 3):
+        elif is_prefix(arg, "limit", 3) or is_prefix(arg, "match", 3):
             o["limit"] = int(nxt or 0)
             i += 1
+        elif is_prefix(arg, "since", 3):  # condor_history: stop at this job, cluster or expression
+            if nxt is None:
+                fail(f"Error: -since requires another argument\n{USAGE}")
+            o["since"] = nxt
+            i += 1
+        elif is_prefix(arg, "better-analyze", 3) or is_prefix(arg, "analyze", 3):
+            o["mode"] = "analyze"
         elif is_prefix(arg, "hold", 2) or is_prefix(arg, "held", 4):
             o["status"] = 5
         elif is_prefix(arg, "run", 1) or is_prefix(arg, "running", 3):
@@ -189,14 +197,40 @@ def table(ads, everyone):
     return "".join(out)
 
 
+def until(ads, since):
+    """condor_history -since: the records read (newest first) before the given job, the first
+    job of the given cluster, or the first record for which the expression is true."""
+    c, dot, p = since.partition(".")
+    if c.isdigit() and (not dot or p.isdigit()):
+        stop = (lambda ad: f"{ad['ClusterId']}.{ad['ProcId']}" == f"{int(c)}.{int(p)}") if dot else (
+            lambda ad: ad["ClusterId"] == int(c))
+    else:
+        tree = parse_expr(since, "since")
+        stop = lambda ad: matches(ad, tree)  # noqa: E731
+    for n, ad in enumerate(ads):
+        if stop(ad):
+            return ads[:n]
+    return ads
+
+
 def main(argv, tool="q"):
     o = parse_args(argv)
     state = State.from_env(f"condor_{tool}")
     with state.transaction(tool), state.lock(exclusive=False):
         # condor_history: every user's jobs that left the queue, the latest first
-        everyone = state.queue() if tool == "q" else state.history()[::-1]
+        everyone = state.queue() if tool == "q" else state.history_newest_first()
+    if o["since"] is not None:
+        everyone = until(everyone, o["since"])
     ads = select(everyone, dict(o, allusers=o["allusers"] or tool == "history"))
-    if o["mode"] == "json":
+    if tool == "q":
+        from .machine import negotiate
+
+        negotiate(state)  # the double's negotiation cycle: idle jobs that fit now start
+    if o["mode"] == "analyze":
+        from .machine import better_analyze
+
+        sys.stdout.write(better_analyze(ads, state))
+    elif o["mode"] == "json":
         # ClassAdListWriter: "[" before the first ad, "," between, "]" only if any ad
         text = "".join(("[\n" if n == 0 else ",\n") + json_ad(ad, o["attrs"]) + "\n"
                        for n, ad in enumerate(ads))

@@ -8,8 +8,8 @@ import time
 
 import classad2
 
-from .state import (REMOVED, RUNNING, State, finish_removal, job_id, live_pids, matches,
-                    owner, parse_signal, signal_group)
+from .state import (HELD, REMOVED, RUNNING, State, acting_user, finish_removal, job_id, live_pids, matches,
+                    parse_signal, signal_group, stopped, unheld)
 
 USAGE = """Usage: condor_rm [options] [constraints]
  where [options] is zero or more of:
@@ -140,7 +140,8 @@ def mark(state, jids, reason, forcex):
                 results[jid] = "already"
             else:
                 was = ad["JobStatus"]
-                ad = state.set_status(ad, REMOVED, RemoveReason=f"{reason} (by user {owner()})")
+                ad = state.set_status(ad, REMOVED, RemoveReason=f"{reason} (by user {acting_user()})",
+                                      **(stopped(ad) if was == RUNNING else {}), **(unheld(ad) if was == HELD else {}))
                 results[jid] = "ok"
                 if was == RUNNING and "DoublePgid" in ad:
                     running.append(ad)

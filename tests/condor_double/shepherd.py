@@ -71,10 +71,23 @@ class Shepherd:
             return self.output_dir(ad) / os.path.basename(name)
         return Path(ad["Iwd"], name)
 
+    def matched(self, ad):
+        """Whether the slot meets the job's Requirements; if not, it stays idle as on a real pool
+        (each condor_q, the double's negotiator, tries it again)."""
+        from .machine import machine_ad, matches
+
+        if matches(ad, machine_ad(self.state)):
+            return True
+        with self.state.lock():
+            if self.state.read(self.jid) is not None:
+                self.state.update(self.jid, DoubleUnmatched=True, LastRejMatchReason="no match found ",
+                                  LastRejMatchTime=int(time.time()))
+        return False
+
     # -- the job's life ---------------------------------------------------------
     def run(self):
         ad, status = self.locked_status()
-        if status != IDLE:
+        if status != IDLE or not self.matched(ad):
             return
         with self.state.lock():
             self.slot = self.state.next_slot_name()

@@ -12,6 +12,7 @@ Layout under $CONDOR_DOUBLE_STATE:
   transactions.log  one line per transaction: "<epoch> <tool> <jobs>"
   transaction_cost  seconds each transaction takes (absent: 0)
   periodic_interval seconds between evaluations of periodic policy expressions (absent: 1)
+  slot_cpus, slot_memory, slot_disk  the one partitionable slot's size (absent: machine.py's defaults)
 """
 
 import contextlib
@@ -36,6 +37,12 @@ SCHEDD_ADDRESS = "<127.0.0.1:9618?addrs=127.0.0.1-9618&alias=localhost>"
 
 def owner():
     return pwd.getpwuid(os.getuid()).pw_name
+
+
+def acting_user():
+    """Who runs a tool, as HTCondor names them in "(by user U)": the job's owner, unless the test
+    acts as the pool's administrator (CONDOR_DOUBLE_ACTING_USER; root on a real pool is "condor")."""
+    return os.environ.get("CONDOR_DOUBLE_ACTING_USER") or owner()
 
 
 def hostname():
@@ -150,6 +157,18 @@ class State:
     def history(self):
         return self._ads("history")
 
+    def history_newest_first(self):
+        """Jobs that left the queue, the last to leave first: the order of HTCondor's history file,
+        read backwards as condor_history does."""
+        stamped = []
+        for p in (self.root / "history").glob("*.ad"):
+            try:
+                stamped.append((p.stat().st_mtime_ns, self.read_path(p)))
+            except FileNotFoundError:
+                pass
+        stamped.sort(key=lambda s: (s[0], s[1]["ClusterId"], s[1]["ProcId"]), reverse=True)
+        return [ad for _, ad in stamped]
+
     def _ads(self, sub):
         ads = []
         for p in (self.root / sub).glob("*.ad"):
@@ -171,15 +190,34 @@ class State:
 
     def set_status(self, ad, status, **attrs):
         attrs.setdefault("EnteredCurrentStatus", int(time.time()))
-        return self.update(job_id(ad), LastJobStatus=ad["JobStatus"], JobStatus=status, **attrs)
+        gone = [k for k, v in attrs.items() if v is None]  # e.g. RemoteHost of a stopped job
+        ad = self.update(job_id(ad), LastJobStatus=ad["JobStatus"], JobStatus=status,
+                         **{k: v for k, v in attrs.items() if v is not None})
+        if ad is not None and any(k in ad for k in gone):
+            for k in gone:
+                ad.pop(k, None)
+            self.write_ad(ad)
+        return ad
 
     def leave_queue(self, jid):
         """Move a job to history (caller holds the lock). True if this call moved it."""
         try:
             os.replace(self.queue_path(jid), self.history_path(jid))
-            return True
         except FileNotFoundError:
             return False
+        os.utime(self.history_path(jid))  # when it left the queue: its place in the history file
+        return True
+
+
+def stopped(ad):
+    """What a running job's ad gets when it is stopped (vacated, evicted, held, removed)."""
+    return {"LastVacateTime": int(time.time()), "LastRemoteHost": ad.get("RemoteHost"), "RemoteHost": None}
+
+
+def unheld(ad):
+    """What a held job's ad gets when it is removed: its hold reason becomes the last one (23.9)."""
+    last = {f"Last{k}": ad[k] for k in ("HoldReason", "HoldReasonCode", "HoldReasonSubCode") if k in ad}
+    return dict(last, HoldReason=None, HoldReasonCode=None, HoldReasonSubCode=None)
 
 
 def job_id(ad):

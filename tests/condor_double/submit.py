@@ -20,7 +20,8 @@ USAGE = "Usage: condor_submit [options] [cmdfile]\n    (see tests/condor_double/
 QUEUE_LINE = re.compile(r"^\s*queue(\s.*)?$", re.IGNORECASE | re.MULTILINE)
 DEFAULT_REQUIREMENTS = ("(TARGET.Arch == \"X86_64\") && (TARGET.OpSys == \"LINUX\") && "
                         "(TARGET.Disk >= RequestDisk) && (TARGET.Memory >= RequestMemory) && "
-                        "(TARGET.HasFileTransfer)")
+                        "{cpus}(TARGET.HasFileTransfer)")
+CPUS_REQUIREMENT = "(TARGET.Cpus >= RequestCpus) && "  # added unless the job asks for one core
 # what condor_submit -spool sets so the output can be fetched later (submit_utils.cpp)
 SPOOL_LEAVE_IN_QUEUE = ("JobStatus == 4 && (CompletionDate =?= UNDEFINED || CompletionDate == 0 || "
                         "((time() - CompletionDate) < 864000))")
@@ -259,7 +260,10 @@ class JobBuilder:
         ad["StreamErr"] = as_bool(get("stream_error"))
         if ad["In"] != "/dev/null":
             check_open(os.path.join(iwd, ad["In"]), os.O_RDONLY)
-        if not self.spool:  # spooled output stays in the spool, nothing to create here
+        # condor_submit creates the output files only where the job writes them in place: not for
+        # a spooled job, nor for one whose output is transferred back (HTCondor 23.9)
+        transferred = (get("should_transfer_files", "ShouldTransferFiles") or "").strip().upper() == "YES"
+        if not self.spool and not transferred:
             for name in ("Out", "Err"):
                 if ad[name] != "/dev/null":
                     check_open(os.path.join(iwd, ad[name]), os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
@@ -308,7 +312,8 @@ class JobBuilder:
         if get("batch_name"):
             ad["JobBatchName"] = get("batch_name")
         for keys, attr, default in (
-                (("requirements",), "Requirements", DEFAULT_REQUIREMENTS),
+                (("requirements",), "Requirements",
+                 DEFAULT_REQUIREMENTS.format(cpus="" if ad["RequestCpus"] == 1 else CPUS_REQUIREMENT)),
                 (("rank", "preferences"), "Rank", "0.0"),
                 (("priority", "prio"), "JobPrio", "0"),
                 (("leave_in_queue",), "LeaveJobInQueue", SPOOL_LEAVE_IN_QUEUE if self.spool else "false"),
@@ -352,6 +357,22 @@ def snapshot_inputs(ad, dest):
             shutil.copy2(src, dest / os.path.basename(src))
 
 
+def spool_job(ad, spool):
+    """-spool as the schedd keeps it: inputs snapshot now, the job's Iwd in the spool (the
+    submitter's is SUBMIT_Iwd), absolute Out/Err as _condor_stdout/_condor_stderr remapped
+    to their paths for condor_transfer_data (HTCondor 23.9)."""
+    snapshot_inputs(ad, spool)
+    ad["DoubleSpool"] = str(spool)
+    ad["SUBMIT_Iwd"], ad["Iwd"] = ad["Iwd"], str(spool)
+    remaps = []
+    for attr, internal in (("Out", "_condor_stdout"), ("Err", "_condor_stderr")):
+        if os.path.isabs(ad[attr]) and ad[attr] != "/dev/null":
+            remaps.append(f"{internal}={ad[attr]}")
+            ad[attr] = internal
+    if remaps:
+        ad["SUBMIT_TransferOutputRemaps"] = ";".join(remaps)
+
+
 def start_shepherd(state, jid):
     """Detach: new session, no inherited stdio, so condor_submit returns at once."""
     entry = Path(__file__).with_name("_entry.py")
@@ -391,8 +412,7 @@ def main(argv):
                         ads.append(builder.build(cluster, proc, qdate))
                 for ad in ads:
                     if opts["spool"]:
-                        ad["DoubleSpool"] = str(state.spool(job_id(ad)))
-                        snapshot_inputs(ad, state.spool(job_id(ad)))
+                        spool_job(ad, state.spool(job_id(ad)))
             except (SubmitError, OSError) as e:
                 fail(f"\nERROR: {e}")
             for ad in ads:

@@ -131,7 +131,11 @@ test.describe('held jobs (htcondor)', () => {
       .locator('.jp-Dialog')
       .getByRole('button', { name: 'Remove' })
       .click();
-    await expect(row(ids[1])).toHaveCount(0, { timeout: 30000 });
+    // it stays in the pane, among the jobs that ended, saying so
+    await expect(row(ids[1])).toHaveClass(/jp-mod-ended/, { timeout: 30000 });
+    await expect(row(ids[1]).locator('.jp-CoffeaCasa-jobEnd')).toContainText(
+      `removed by the cluster: killed from the jobs pane, while held: ${IMAGE}`
+    );
     await expect(theCard.locator('.jp-CoffeaCasa-queue')).toHaveText(
       '0 idle · 2 running · 0 held',
       { timeout: 30000 }

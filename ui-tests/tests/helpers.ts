@@ -106,6 +106,24 @@ export async function screenshot(
   await testInfo.attach(name, { path, contentType: 'image/png' });
 }
 
+/**
+ * Screenshots `${name}-light` and `${name}-dark` as test artifacts, once
+ * `visible` shows in each theme; the light theme is back after.
+ */
+export async function screenshotBothThemes(
+  page: IJupyterLabPageFixture,
+  testInfo: TestInfo,
+  name: string,
+  visible: Locator
+): Promise<void> {
+  await expect(visible).toBeVisible();
+  await screenshot(page, testInfo, `${name}-light`);
+  await page.theme.setDarkTheme();
+  await expect(visible).toBeVisible();
+  await screenshot(page, testInfo, `${name}-dark`);
+  await page.theme.setLightTheme();
+}
+
 /** Run `code` in cell `index` of the open notebook; its text output. */
 export async function runCell(
   page: IJupyterLabPageFixture,

@@ -1,6 +1,7 @@
 /**
  * The batch jobs of a cluster (local backend: the worker processes): list,
- * logs, kill (with confirmation), and replacement under adapt.
+ * logs, kill (with confirmation: the job stays, among those that ended), and
+ * replacement under adapt.
  */
 import { expect, test } from './fixtures';
 import {
@@ -38,10 +39,16 @@ for (const { backend, origin, host } of BACKENDS) {
 
       const pane = page.locator('.jp-CoffeaCasa-jobsPanel');
       await expect(pane).toBeVisible();
-      const rows = pane.locator('tbody tr');
+      // the jobs still queued (or running); those that ended follow, marked so
+      const rows = pane.locator('tbody tr[data-job-id]:not(.jp-mod-ended)');
+      const ended = (id: string | null) =>
+        pane.locator(`tr.jp-mod-ended[data-job-id="${id}"]`);
       await expect(rows).toHaveCount(2, { timeout: 30000 });
       await expect(rows.first()).toContainText('running', { timeout: 30000 });
-      await expect(rows.first().locator('td').nth(2)).toHaveText(host);
+      await expect(rows.first().locator('td').nth(3)).toHaveText(host);
+      await expect(
+        rows.first().locator('.jp-CoffeaCasa-jobStory')
+      ).toContainText('running since');
       await expect(
         rows.first().locator('.jp-CoffeaCasa-jobWorker')
       ).not.toHaveText('—');
@@ -76,13 +83,14 @@ for (const { backend, origin, host } of BACKENDS) {
         .locator('.jp-Dialog')
         .getByRole('button', { name: 'Kill' })
         .click();
-      await expect(pane.locator(`tr[data-job-id="${victimId}"]`)).toHaveCount(
-        0,
-        {
-          timeout: 30000
-        }
+      await expect(ended(victimId)).toContainText(
+        'removed by the cluster: killed from the jobs pane',
+        { timeout: 30000 }
       );
       await expect(rows).toHaveCount(1);
+      await expect(
+        ended(victimId).getByRole('button', { name: 'Kill' })
+      ).toHaveCount(0);
 
       // With adapt (minimum 2), a killed job is replaced.
       const adapted = await request.patch(`${API}/clusters/${cluster.id}`, {
@@ -98,12 +106,7 @@ for (const { backend, origin, host } of BACKENDS) {
         .locator('.jp-Dialog')
         .getByRole('button', { name: 'Kill' })
         .click();
-      await expect(pane.locator(`tr[data-job-id="${before[0]}"]`)).toHaveCount(
-        0,
-        {
-          timeout: 30000
-        }
-      );
+      await expect(ended(before[0])).toHaveCount(1, { timeout: 30000 });
       await expect
         .poll(
           () =>

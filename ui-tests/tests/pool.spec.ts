@@ -104,13 +104,16 @@ test.describe('a real HTCondor pool', () => {
       )
       .toBe(2);
 
-    // Remove: the real job leaves the queue
+    // Remove: the real job leaves the queue, and stays in the pane among those that ended
     await row(ids[1]).getByRole('button', { name: 'Remove' }).click();
     await page
       .locator('.jp-Dialog')
       .getByRole('button', { name: 'Remove' })
       .click();
-    await expect(row(ids[1])).toHaveCount(0, { timeout: 30000 });
+    await expect(row(ids[1])).toHaveClass(/jp-mod-ended/, { timeout: 30000 });
+    await expect(row(ids[1]).locator('.jp-CoffeaCasa-jobEnd')).toContainText(
+      'removed by the cluster: killed from the jobs pane, while held: '
+    );
     await expect
       .poll(
         () => admin('condor_q', '-allusers', '-af', 'ClusterId', 'ProcId'),
