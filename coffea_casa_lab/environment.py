@@ -116,6 +116,12 @@ def report_from_this_process():
     preloads = list(dask.config.get("distributed.client.preload", None) or [])
     if __name__ not in preloads:
         dask.config.set({"distributed.client.preload": [*preloads, __name__]})
+    # distributed logs each preload at INFO: in a kernel, stderr under every `Client(...)` cell
+    logging.getLogger("distributed.preloading").addFilter(_not_this_preload)
+
+
+def _not_this_preload(record):
+    return not (record.args and record.args[0] == __name__)
 
 
 async def dask_setup(client):

@@ -40,3 +40,31 @@ def test_a_notebook_clusters_kernel_and_its_workers_packages_are_compared(tmp_pa
     finally:
         kernel.close()
         server.stop()
+
+
+def test_the_kernels_own_client_preload_prints_nothing_in_the_notebook():
+    """distributed logs each client preload at INFO, which a kernel shows as stderr under the
+    injected `Client(...)` cell; ours is silent, a user's own preloads still say so."""
+    import logging
+
+    from distributed.preloading import Preload
+
+    import coffea_casa  # noqa: F401  (makes every Client of this process report its packages)
+    from coffea_casa_lab import environment, tls_workaround
+
+    records = []
+    handler = logging.Handler(logging.DEBUG)
+    handler.emit = records.append
+    log = logging.getLogger("distributed.preloading")
+    log.addHandler(handler)
+    level = log.level
+    log.setLevel(logging.INFO)
+    try:
+        Preload(None, environment.__name__, [], None)
+        assert records == []
+        Preload(None, tls_workaround.__name__, [], None)
+        assert [r.getMessage() for r in records] == [f"Creating preload: {tls_workaround.__name__}",
+                                                     f"Import preload module: {tls_workaround.__name__}"]
+    finally:
+        log.removeHandler(handler)
+        log.setLevel(level)
