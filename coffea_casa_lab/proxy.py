@@ -17,6 +17,7 @@ import aiohttp
 from jupyter_server.utils import url_path_join
 from jupyter_server_proxy.handlers import ProxyHandler
 from tornado import httputil, web
+from tornado.escape import xhtml_escape
 
 from . import ws_relay
 from .handlers import MANAGER_KEY
@@ -100,6 +101,10 @@ class DashboardProxyHandler(ProxyHandler):
     def write_error(self, status_code, **kwargs):
         exc = kwargs.get("exc_info", (None, None, None))[1]
         message = getattr(exc, "log_message", None) or self._reason
+        if "text/html" in self.request.headers.get("Accept", ""):  # a pane's iframe or a browser tab
+            self.set_header("Content-Type", "text/html; charset=UTF-8")
+            self.finish(_error_page(status_code, message))
+            return
         self.set_header("Content-Type", "application/json")
         self.finish(json.dumps({"message": message}))
 
@@ -204,3 +209,17 @@ def routes(base_url):
 
 def setup_proxy(web_app):
     web_app.add_handlers(".*$", routes(web_app.settings["base_url"]))
+
+
+def _error_page(status_code, message):
+    """What a dashboard pane shows instead of a plot: a restored pane of a closed cluster, mostly."""
+    gone = status_code == 404
+    title = "This cluster is no longer running" if gone else "This dashboard page cannot be shown"
+    advice = ("Close this pane, and open the plot again from the Dask sidebar of a running cluster."
+              if gone else xhtml_escape(message))
+    return (
+        '<!DOCTYPE html><html><head><meta charset="utf-8"><title>Dask dashboard</title>'
+        "<style>body{font:14px system-ui,sans-serif;margin:2em;color:#616161}"
+        "@media (prefers-color-scheme:dark){body{background:#111;color:#bbb}}</style></head>"
+        f"<body><h3>{title}</h3><p>{advice}</p></body></html>"
+    )

@@ -170,6 +170,20 @@ def test_a_registered_dashboard_by_its_host_and_port(fake, dashboard):
     assert status == 200 and json.loads(body) == {"path": "/individual-plots.json"}
 
 
+def test_a_closed_clusters_plot_says_so_in_its_pane(fake):
+    """A dashboard pane restored with the lab, or a browser tab, of a cluster that has closed: a page
+    that says what happened, not raw JSON; API clients still get JSON."""
+    html = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
+    status, headers, body = raw_get(fake, f"{DASH}{fake.closed_id}/individual-task-stream", html)
+    assert status == 404 and headers["Content-Type"].startswith("text/html"), headers
+    page = body.decode()
+    assert "This cluster is no longer running" in page and "<script" not in page, page
+    status, headers, body = raw_get(fake, f"{DASH}{fake.closed_id}/individual-task-stream")
+    assert status == 404 and json.loads(body) == {"message": "no running cluster with this id"}
+    status, headers, body = raw_get(fake, f"{DASH}{fake.cluster_id}/%2e%2e/x", html)
+    assert status == 400 and "invalid dashboard path" in body.decode()
+
+
 def crafted(fake, c):
     id, closed = fake.cluster_id, fake.closed_id
     p2, p3 = c["127.0.0.2"].port, c["127.0.0.3"].port
