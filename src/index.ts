@@ -82,6 +82,18 @@ const plugin: JupyterFrontEndPlugin<void> = {
       );
     });
 
+    // A pane whose cluster has closed says so (see DashboardPane.clusterGone).
+    model.changed.connect(() => {
+      if (!model.loaded || model.error) {
+        return;
+      }
+      panes.forEach(pane => {
+        const cluster = model.find(pane.clusterId);
+        pane.clusterGone =
+          !cluster || cluster.status === 'lost' || cluster.status === 'failed';
+      });
+    });
+
     const defaultPanes = openDefaultPanes(app, model);
     if (settingRegistry) {
       loadSettings(settingRegistry, settings => {

@@ -17,6 +17,7 @@ export class DashboardPane extends MainAreaWidget<Widget> {
     iframe.title = `${options.label} (${options.clusterName})`;
     content.node.appendChild(iframe);
     super({ content });
+    this._iframe = iframe;
     this.clusterId = options.clusterId;
     this.path = options.path;
     this.id = DashboardPane.idFor(options.path);
@@ -30,6 +31,24 @@ export class DashboardPane extends MainAreaWidget<Widget> {
   readonly clusterId: string;
   /** The plot's path, relative to base_url. */
   readonly path: string;
+
+  /**
+   * Whether the pane's cluster has closed. Once it has, the pane reloads: the
+   * proxy's page says the cluster is no longer running, where bokeh would
+   * only say that it tries to reconnect.
+   */
+  get clusterGone(): boolean {
+    return this._gone;
+  }
+  set clusterGone(gone: boolean) {
+    if (gone && !this._gone) {
+      this._iframe.src = this._iframe.src;
+    }
+    this._gone = gone;
+  }
+
+  private _iframe: HTMLIFrameElement;
+  private _gone = false;
 }
 
 export namespace DashboardPane {

@@ -67,6 +67,13 @@ test.describe('dashboard', () => {
       .poll(() => workers.locator('.slick-row').count(), { timeout: 60000 })
       .toBeGreaterThan(rows);
     await screenshot(page, testInfo, 'dashboard-panes');
+
+    // Its cluster shut down: the pane says so, instead of bokeh's reconnect banner.
+    const closed = await request.delete(`${API}/clusters/${cluster.id}`);
+    expect(closed.ok()).toBe(true);
+    await expect(
+      workers.getByText('This cluster is no longer running')
+    ).toBeVisible({ timeout: 30000 });
   });
 
   test('the buttons are grey when the dashboard does not answer', async ({
