@@ -11,7 +11,7 @@ import time
 
 import psutil
 
-from .job_story import within_bound
+from .job_story import exited, killed, within_bound
 
 NOTES = 1000  # why-notes kept for HTCondor jobs (the schedd's bound decides what is shown)
 
@@ -55,9 +55,9 @@ class JobBook:
         reason, gone = why
         dead = [c for c in exit_codes if c is not None]
         if dead and dead[0] < 0:
-            end = {"kind": "signal", "signal": -dead[0], "text": f"killed by signal {-dead[0]}"}
+            end = killed(-dead[0])
         elif dead:
-            end = {"kind": "exited", "code": dead[0], "text": f"exited with code {dead[0]}"}
+            end = exited(dead[0])
         elif gone:  # its Nanny ended before the cluster stopped it
             end = {"kind": "lost", "reason": reason, "text": reason}
         else:

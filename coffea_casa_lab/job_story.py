@@ -59,12 +59,19 @@ def of_ad(ad, note=None, in_queue=True):
     }
 
 
+def exited(code):
+    """The end of a job (an HTCondor job, a local worker's process) that exited with `code`."""
+    return {"kind": "exited", "code": code, "text": f"exited with code {code}"}
+
+
+def killed(signal):
+    return {"kind": "signal", "signal": signal, "text": f"killed by signal {signal}"}
+
+
 def end_of(ad, note=None):
     """{kind: exited | signal | removed, text, code?, signal?, by?, reason?} of a job that ended."""
     if _time(ad.get("CompletionDate")):  # it exited (a spooled job is removed only afterwards)
-        if ad.get("ExitBySignal"):
-            return {"kind": "signal", "signal": ad.get("ExitSignal"), "text": f"killed by signal {ad.get('ExitSignal')}"}
-        return {"kind": "exited", "code": ad.get("ExitCode"), "text": f"exited with code {ad.get('ExitCode')}"}
+        return killed(ad.get("ExitSignal")) if ad.get("ExitBySignal") else exited(ad.get("ExitCode"))
     reason = str(ad.get("RemoveReason") or "")
     # removed while held: a 23.9 schedd keeps the reason as LastHoldReason
     held = (ad.get("HoldReason") or ad.get("LastHoldReason")) if ad.get("LastJobStatus") == HELD else None

@@ -9,7 +9,7 @@ Why jobs wait comes from the pool's own analysis, in the background (IdleReasons
 import time
 
 from .idle_analysis import IdleReasons, settings
-from .job_story import HELD, IDLE, RUNNING
+from .job_story import IDLE, STATUS
 from .schedd_watch import ScheddWatch
 
 FIRST_WAIT = 2.0  # how long a list waits for the first counts
@@ -38,8 +38,8 @@ class QueueCounts:
         ads = self.watch.queue(scheduler_address)
         counts = {"idle": 0, "running": 0, "held": 0, "hold_reasons": [], "idle_reason": None, "idle_job": None}
         for ad in ads:
-            state = {IDLE: "idle", RUNNING: "running", HELD: "held"}.get(ad.get("JobStatus"))
-            if state is None:
+            state = STATUS.get(ad.get("JobStatus"))
+            if state not in ("idle", "running", "held"):
                 continue
             counts[state] += 1
             reason = ad.get("HoldReason")

@@ -26,9 +26,9 @@ from distributed.deploy.spec import SpecCluster
 
 from . import config
 from .job_book import book_of
+from .job_story import COMPLETED, HELD, IDLE, REMOVED
 
 logger = logging.getLogger("coffea_casa")
-IDLE, RUNNING, REMOVED, COMPLETED, HELD = 1, 2, 3, 4, 5
 
 
 def _settings():
