@@ -35,8 +35,6 @@ class JupyterServer:
         """`popen` and `base_env`: how and with what environment it starts (the real HTCondor pool
         runs it as its user, inside the pool; see condor_pool/pool.py)."""
         self.token = secrets.token_hex(16)
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}{BASE}"
         tmp = Path(tmp)
         for d in ("config", "data", "runtime", "root"):
             (tmp / d).mkdir(parents=True, exist_ok=True)
@@ -48,22 +46,34 @@ class JupyterServer:
             "JUPYTER_RUNTIME_DIR": str(tmp / "runtime"),
             **(env or {}),
         }
-        self.log = open(tmp / log, "w+")
-        self.proc = popen(
-            [
-                sys.executable, "-m", "jupyter_server",
-                f"--ServerApp.port={self.port}", "--ServerApp.port_retries=0",
-                "--ServerApp.ip=127.0.0.1", f"--ServerApp.base_url={BASE}",
-                f"--IdentityProvider.token={self.token}", "--ServerApp.allow_root=True",
-                "--ServerApp.open_browser=False", f"--ServerApp.root_dir={tmp / 'root'}",
-                "--ServerApp.jpserver_extensions=coffea_casa_lab=True",
-                *extra_args,
-            ],
-            env=self.env, stdin=subprocess.DEVNULL, stdout=self.log, stderr=subprocess.STDOUT,
-        )
         self.session = requests.Session()
         self.session.headers["Authorization"] = f"token {self.token}"
-        if not wait_until(self.healthy, timeout=60, interval=0.2):
+        # free_port() only finds a port that was free: a worker of another test may take it before
+        # the server binds it. Then the server says so and exits, and it starts on another.
+        for attempt in range(1, 4):
+            self.port = free_port()
+            self.url = f"http://127.0.0.1:{self.port}{BASE}"
+            self.log = open(tmp / log, "w+")
+            self.proc = popen(
+                [
+                    sys.executable, "-m", "jupyter_server",
+                    f"--ServerApp.port={self.port}", "--ServerApp.port_retries=0",
+                    "--ServerApp.ip=127.0.0.1", f"--ServerApp.base_url={BASE}",
+                    f"--IdentityProvider.token={self.token}", "--ServerApp.allow_root=True",
+                    "--ServerApp.open_browser=False", f"--ServerApp.root_dir={tmp / 'root'}",
+                    "--ServerApp.jpserver_extensions=coffea_casa_lab=True",
+                    *extra_args,
+                ],
+                env=self.env, stdin=subprocess.DEVNULL, stdout=self.log, stderr=subprocess.STDOUT,
+            )
+            try:
+                if wait_until(self.healthy, timeout=60, interval=0.2):
+                    return
+            except RuntimeError:
+                if attempt < 3 and f"The port {self.port} is already in use" in self.output():
+                    self.log.close()
+                    continue
+                raise
             self.stop()
             raise RuntimeError("jupyter server did not start:\n" + self.output())
 
@@ -134,6 +144,21 @@ def fake_server(tmp_path_factory):
     s = JupyterServer(tmp_path_factory.mktemp("jupyter-fake"), env)
     yield s
     s.stop()
+
+
+def test_a_test_server_whose_port_was_taken_meanwhile_starts_on_another(tmp_path, monkeypatch):
+    """free_port() races with every other process of a parallel run: the harness, not a test, pays."""
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    ports = iter([taken.getsockname()[1], free_port()])
+    monkeypatch.setattr(sys.modules[__name__], "free_port", lambda: next(ports))
+    server = JupyterServer(tmp_path)
+    try:
+        assert server.port != taken.getsockname()[1] and server.healthy()
+    finally:
+        server.stop()
+        taken.close()
 
 
 def test_a_patch_right_after_put_is_applied_once_the_cluster_runs(server):
